@@ -1,0 +1,1 @@
+//! Read-through Redis cache (being written).

@@ -1,0 +1,1 @@
+//! Live fan-out and durable domain events (being written).
