@@ -1,0 +1,244 @@
+//! The request pipeline as explicit stages:
+//! parse → validate → select operation → coerce variables → normalize → plan (cached)
+//! → execute → shape. Each stage is one function; [`prepare`] composes the pure ones.
+
+use crate::operation::{condition_variables, normalize, NormalizeError, NormalizedOperation};
+use crate::plan::cache::{CacheKey, PlanCache};
+use crate::plan::{plan, PlanError, QueryPlan};
+use crate::supergraph::Supergraph;
+use apollo_compiler::ast::{self, OperationType};
+use apollo_compiler::executable::Operation;
+use apollo_compiler::response::{GraphQLError, JsonMap};
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Name, Node};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// A request error: the operation is rejected before execution (no `data` in the response).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("{}", join_messages(.0))]
+    Parse(Vec<GraphQLError>),
+    #[error("{}", join_messages(.0))]
+    Validation(Vec<GraphQLError>),
+    #[error("{0}")]
+    UnknownOperation(String),
+    #[error("{0}")]
+    Variables(String),
+    #[error(transparent)]
+    Normalize(#[from] NormalizeError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+impl RequestError {
+    /// Stable error code for `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
+            RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
+            RequestError::UnknownOperation(_) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
+            RequestError::Variables(_) => "BAD_USER_INPUT",
+            RequestError::Normalize(e) => e.code(),
+            RequestError::Plan(e) => e.code(),
+        }
+    }
+
+    /// The error(s) as GraphQL response errors with `extensions.code`.
+    pub fn to_graphql_errors(&self) -> Vec<Value> {
+        let code = self.code();
+        let with_code = |message: String, locations: Value| {
+            let mut error =
+                serde_json::json!({ "message": message, "extensions": { "code": code } });
+            if locations.as_array().is_some_and(|l| !l.is_empty()) {
+                error["locations"] = locations;
+            }
+            error
+        };
+        match self {
+            RequestError::Parse(errors) | RequestError::Validation(errors) => errors
+                .iter()
+                .map(|e| {
+                    with_code(
+                        e.message.clone(),
+                        serde_json::to_value(&e.locations).unwrap_or(Value::Null),
+                    )
+                })
+                .collect(),
+            other => vec![with_code(other.to_string(), Value::Null)],
+        }
+    }
+}
+
+fn join_messages(errors: &[GraphQLError]) -> String {
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    messages.join("; ")
+}
+
+fn diagnostics(list: &apollo_compiler::validation::DiagnosticList) -> Vec<GraphQLError> {
+    list.iter().map(|d| d.to_json()).collect()
+}
+
+/// A parsed and validated document, cached by operation text and name.
+#[derive(Debug)]
+pub struct PreparedDocument {
+    pub document: Valid<ExecutableDocument>,
+    pub operation: Node<Operation>,
+    /// Variables read by `@skip`/`@include`; their values select the cached plan.
+    pub condition_variables: Vec<Name>,
+}
+
+/// Everything needed to execute an operation once variables are coerced.
+#[derive(Debug)]
+pub struct PreparedOperation {
+    pub document: Arc<PreparedDocument>,
+    pub operation: NormalizedOperation,
+    pub plan: QueryPlan,
+    /// Whether `__schema`/`__type` must be answered from the API schema.
+    pub has_introspection: bool,
+}
+
+/// Caches shared by all requests against one supergraph.
+pub struct Caches {
+    pub documents: PlanCache<PreparedDocument>,
+    pub plans: PlanCache<PreparedOperation>,
+}
+
+impl Caches {
+    pub fn new(capacity: usize) -> Caches {
+        Caches {
+            documents: PlanCache::new(capacity),
+            plans: PlanCache::new(capacity),
+        }
+    }
+}
+
+/// Stage 1+2: parse, validate and select the operation.
+pub fn parse_and_validate(
+    sg: &Supergraph,
+    query: &str,
+    operation_name: Option<&str>,
+) -> Result<PreparedDocument, RequestError> {
+    let ast = ast::Document::parse(query, "operation.graphql")
+        .map_err(|e| RequestError::Parse(diagnostics(&e.errors)))?;
+    let document = ast
+        .to_executable_validate(&sg.api_schema)
+        .map_err(|e| RequestError::Validation(diagnostics(&e.errors)))?;
+    let operation = document
+        .operations
+        .get(operation_name)
+        .map_err(|e| RequestError::UnknownOperation(e.message().to_string()))?
+        .clone();
+    let condition_variables = condition_variables(&document, &operation);
+    Ok(PreparedDocument {
+        document,
+        operation,
+        condition_variables,
+    })
+}
+
+/// Stage 3: coerce variables against the operation's definitions.
+pub fn coerce_variables(
+    sg: &Supergraph,
+    prepared: &PreparedDocument,
+    variables: Map<String, Value>,
+) -> Result<Map<String, Value>, RequestError> {
+    if prepared.operation.variables.is_empty() {
+        return Ok(Map::new());
+    }
+    let input: JsonMap = variables
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    let coerced = apollo_compiler::request::coerce_variable_values(
+        &sg.api_schema,
+        &prepared.operation,
+        &input,
+    )
+    .map_err(|e| RequestError::Variables(e.message().to_string()))?;
+    serde_json::to_value(coerced.into_inner())
+        .ok()
+        .and_then(|v| match v {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .ok_or_else(|| RequestError::Variables("variables are not a JSON object".into()))
+}
+
+/// Stages 4+5: normalize and plan.
+pub fn normalize_and_plan(
+    sg: &Supergraph,
+    prepared: Arc<PreparedDocument>,
+    variables: &Map<String, Value>,
+) -> Result<PreparedOperation, RequestError> {
+    let operation = normalize(
+        &sg.api_schema,
+        &prepared.document,
+        &prepared.operation,
+        variables,
+    )?;
+    let plan = plan(sg, &operation)?;
+    let has_introspection = operation.kind == OperationType::Query
+        && prepared
+            .operation
+            .root_fields(&prepared.document)
+            .any(|f| f.name == "__schema" || f.name == "__type");
+    Ok(PreparedOperation {
+        document: prepared,
+        operation,
+        plan,
+        has_introspection,
+    })
+}
+
+/// Stages 1–5 with both cache levels: returns the prepared operation and coerced variables.
+pub fn prepare(
+    sg: &Supergraph,
+    caches: &Caches,
+    query: &str,
+    operation_name: Option<&str>,
+    variables: Map<String, Value>,
+) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
+    let mut key = CacheKey {
+        query: query.to_owned(),
+        operation_name: operation_name.map(str::to_owned),
+        conditions: Vec::new(),
+    };
+    let document = match caches.documents.get(&key) {
+        Some(doc) => doc,
+        None => {
+            let doc = Arc::new(parse_and_validate(sg, query, operation_name)?);
+            caches.documents.insert(key.clone(), doc.clone());
+            doc
+        }
+    };
+    let variables = coerce_variables(sg, &document, variables)?;
+    key.conditions = document
+        .condition_variables
+        .iter()
+        .map(|v| {
+            variables
+                .get(v.as_str())
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        })
+        .collect();
+    if let Some(prepared) = caches.plans.get(&key) {
+        return Ok((prepared, variables));
+    }
+    let prepared = Arc::new(normalize_and_plan(sg, document, &variables)?);
+    caches.plans.insert(key, prepared.clone());
+    Ok((prepared, variables))
+}
+
+/// Plans `query` without executing it (the `router plan` command).
+pub fn plan_only(
+    sg: &Supergraph,
+    query: &str,
+    operation_name: Option<&str>,
+    variables: Map<String, Value>,
+) -> Result<QueryPlan, RequestError> {
+    let prepared = Arc::new(parse_and_validate(sg, query, operation_name)?);
+    let variables = coerce_variables(sg, &prepared, variables)?;
+    Ok(normalize_and_plan(sg, prepared, &variables)?.plan)
+}

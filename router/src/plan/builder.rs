@@ -1,0 +1,500 @@
+//! The planner: greedy grouping of fields into fetch groups, one group per
+//! (subgraph, response path, parent group).
+//!
+//! A field stays in the current group whenever the current subgraph can resolve it (shareable
+//! fields, `@provides` paths). Otherwise the planner jumps to another subgraph through an
+//! entity key that the current subgraph can resolve; `@requires` fields are planned first
+//! and the jump depends on every group that fetches them.
+
+use super::tree::{build_tree, Group};
+use super::{PathSegment, QueryPlan};
+use crate::operation::{
+    merge_all, push_merged, FieldSelection, FragmentSelection, NormalizedOperation, Selection,
+};
+use crate::supergraph::{GraphId, Key, Supergraph};
+use apollo_compiler::ast::{OperationType, Type};
+use apollo_compiler::Name;
+
+/// Why an operation cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no subgraph resolves field {type_name}.{field}")]
+    NoSource { type_name: Name, field: Name },
+    #[error("cannot reach {type_name}.{field} in subgraph `{to}` from `{from}`: {type_name} has no resolvable @key in `{to}`")]
+    NoKey {
+        type_name: Name,
+        field: Name,
+        from: String,
+        to: String,
+    },
+    #[error("subscriptions are not supported by this router")]
+    Subscription,
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+impl PlanError {
+    /// Stable error code for `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlanError::NoSource { .. } | PlanError::NoKey { .. } => "QUERY_PLANNING_FAILED",
+            PlanError::Subscription | PlanError::Unsupported(_) => "UNSUPPORTED_OPERATION",
+        }
+    }
+}
+
+/// Plans a normalized operation against a supergraph. Pure: no IO.
+pub fn plan(
+    supergraph: &Supergraph,
+    operation: &NormalizedOperation,
+) -> Result<QueryPlan, PlanError> {
+    if operation.kind == OperationType::Subscription {
+        return Err(PlanError::Subscription);
+    }
+    let mut planner = Planner {
+        sg: supergraph,
+        groups: Vec::new(),
+        touched: Vec::new(),
+        depth: 0,
+    };
+    let roots = planner.plan_root(operation)?;
+    let root = build_tree(supergraph, operation, planner.groups, &roots);
+    Ok(QueryPlan { root })
+}
+
+struct Planner<'a> {
+    sg: &'a Supergraph,
+    groups: Vec<Group>,
+    /// Groups that received fields, in order; used to find what `@requires` depends on.
+    touched: Vec<usize>,
+    /// Nesting of key/requires planning, bounded to reject cyclic key chains.
+    depth: usize,
+}
+
+const MAX_JUMP_DEPTH: usize = 16;
+
+#[derive(Clone)]
+struct Ctx<'p> {
+    group: usize,
+    path: Vec<PathSegment>,
+    /// The `@provides` selection applying at this level, if any.
+    provides: Option<&'p [Selection]>,
+    /// At the root of an entity fetch, `@requires` fields are satisfied by the representation.
+    entity_root: bool,
+}
+
+/// How the current subgraph can resolve a field.
+enum Local<'a> {
+    Yes { provides: Option<&'a [Selection]> },
+    Requires(&'a [Selection]),
+    No,
+}
+
+impl<'a> Planner<'a> {
+    fn plan_root(&mut self, op: &NormalizedOperation) -> Result<Vec<usize>, PlanError> {
+        let mut roots: Vec<usize> = Vec::new();
+        for selection in &op.selections {
+            let Selection::Field(field) = selection else {
+                return Err(PlanError::Unsupported("fragment on the root type".into()));
+            };
+            if field.name.starts_with("__") {
+                continue; // __typename, __schema and __type are answered by the router.
+            }
+            let graph = self.choose_graph(
+                &op.root_type,
+                field,
+                roots.iter().map(|&g| self.groups[g].graph),
+            )?;
+            // Mutation fields run in order: only the last root group may be extended.
+            let reusable = match op.kind {
+                OperationType::Mutation => roots
+                    .last()
+                    .copied()
+                    .filter(|&g| self.groups[g].graph == graph),
+                _ => roots
+                    .iter()
+                    .copied()
+                    .find(|&g| self.groups[g].graph == graph),
+            };
+            let group = reusable.unwrap_or_else(|| {
+                self.groups
+                    .push(Group::new(graph, Vec::new(), None, None, Vec::new()));
+                roots.push(self.groups.len() - 1);
+                self.groups.len() - 1
+            });
+            let ctx = Ctx {
+                group,
+                path: Vec::new(),
+                provides: None,
+                entity_root: false,
+            };
+            let out = self.plan_level(&ctx, &op.root_type, std::slice::from_ref(selection))?;
+            merge_all(&mut self.groups[group].selections, out);
+        }
+        Ok(roots)
+    }
+
+    /// Picks the subgraph for a field: one already used at this level if possible, else the
+    /// first declaring subgraph (without `@requires` when there is a choice).
+    fn choose_graph(
+        &self,
+        parent: &Name,
+        field: &FieldSelection,
+        mut preferred: impl Iterator<Item = GraphId>,
+    ) -> Result<GraphId, PlanError> {
+        let info = self.sg.types.get(parent);
+        let no_source = || PlanError::NoSource {
+            type_name: parent.clone(),
+            field: field.name.clone(),
+        };
+        let info = info.ok_or_else(no_source)?;
+        let fdef = info.fields.get(&field.name).ok_or_else(no_source)?;
+        let candidates: Vec<(GraphId, bool)> = if fdef.sources.is_empty() {
+            info.graphs.iter().map(|g| (g.graph, false)).collect()
+        } else {
+            fdef.sources
+                .iter()
+                .filter(|s| !s.external)
+                .map(|s| (s.graph, s.requires.is_some()))
+                .collect()
+        };
+        if let Some(g) = preferred.find(|g| candidates.iter().any(|(c, _)| c == g)) {
+            return Ok(g);
+        }
+        candidates
+            .iter()
+            .find(|(_, requires)| !requires)
+            .or(candidates.first())
+            .map(|(g, _)| *g)
+            .ok_or_else(no_source)
+    }
+
+    fn plan_level(
+        &mut self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        sels: &[Selection],
+    ) -> Result<Vec<Selection>, PlanError> {
+        let mut out = Vec::new();
+        if self.sg.is_abstract(parent) {
+            push_merged(&mut out, Selection::Field(FieldSelection::typename()));
+        }
+        for selection in sels {
+            match selection {
+                Selection::Field(f) if f.name == "__typename" => {
+                    push_merged(&mut out, selection.clone())
+                }
+                Selection::Field(f) => self.plan_field(ctx, parent, f, &mut out)?,
+                Selection::Fragment(fr) => self.plan_fragment(ctx, parent, fr, &mut out)?,
+            }
+        }
+        Ok(out)
+    }
+
+    fn graph(&self, ctx: &Ctx<'_>) -> GraphId {
+        self.groups[ctx.group].graph
+    }
+
+    /// Type conditions are always resolved to concrete types the current subgraph can return.
+    fn plan_fragment(
+        &mut self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        fragment: &FragmentSelection,
+        out: &mut Vec<Selection>,
+    ) -> Result<(), PlanError> {
+        let graph = self.graph(ctx);
+        let candidates = if self.sg.is_abstract(parent) {
+            self.sg.possible_types_in_graph(parent, graph)
+        } else {
+            vec![parent.clone()]
+        };
+        let wanted = self.sg.possible_types(&fragment.type_condition);
+        let wanted = if wanted.is_empty() {
+            vec![fragment.type_condition.clone()]
+        } else {
+            wanted
+        };
+        for ty in candidates.iter().filter(|c| wanted.contains(c)) {
+            let sub = self.plan_level(ctx, ty, &fragment.selections)?;
+            if ty == parent {
+                merge_all(out, sub);
+            } else {
+                push_merged(
+                    out,
+                    Selection::Fragment(FragmentSelection {
+                        type_condition: ty.clone(),
+                        selections: sub,
+                    }),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn local(&self, ctx: &Ctx<'a>, parent: &Name, field: &Name) -> Local<'a> {
+        if let Some(provided) = ctx.provides.and_then(|p| find_field(p, field)) {
+            return Local::Yes {
+                provides: Some(provided.selections.as_slice()),
+            };
+        }
+        match self.sg.field_source(parent, field, self.graph(ctx)) {
+            None => Local::No,
+            Some(None) => Local::Yes { provides: None },
+            Some(Some(src)) if src.external => Local::No,
+            Some(Some(src)) => match &src.requires {
+                Some(r) if !ctx.entity_root => Local::Requires(r),
+                _ => Local::Yes {
+                    provides: src.provides.as_deref(),
+                },
+            },
+        }
+    }
+
+    fn plan_field(
+        &mut self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        field: &FieldSelection,
+        out: &mut Vec<Selection>,
+    ) -> Result<(), PlanError> {
+        let local = self.local(ctx, parent, &field.name);
+        if self.sg.is_abstract(parent) && !matches!(local, Local::Yes { .. }) {
+            // Resolve the field per implementation, each possibly in another subgraph.
+            let graph = self.graph(ctx);
+            for ty in self.sg.possible_types_in_graph(parent, graph) {
+                let sub = self.plan_level(ctx, &ty, &[Selection::Field(field.clone())])?;
+                push_merged(
+                    out,
+                    Selection::Fragment(FragmentSelection {
+                        type_condition: ty,
+                        selections: sub,
+                    }),
+                );
+            }
+            return Ok(());
+        }
+        match local {
+            Local::Yes { provides } => self.plan_local(ctx, field, provides, out),
+            Local::Requires(requires) => {
+                self.jump(ctx, parent, field, self.graph(ctx), Some(requires), out)
+            }
+            Local::No => {
+                let existing: Vec<GraphId> = self
+                    .child_groups(ctx)
+                    .map(|g| self.groups[g].graph)
+                    .collect();
+                let target = self.choose_graph(parent, field, existing.into_iter())?;
+                let requires = self
+                    .sg
+                    .field_source(parent, &field.name, target)
+                    .flatten()
+                    .and_then(|s| s.requires.as_deref());
+                self.jump(ctx, parent, field, target, requires, out)
+            }
+        }
+    }
+
+    fn child_groups<'c>(&'c self, ctx: &'c Ctx<'_>) -> impl Iterator<Item = usize> + 'c {
+        (0..self.groups.len()).filter(move |&g| {
+            let group = &self.groups[g];
+            group.parent == Some(ctx.group) && group.path == ctx.path && !group.for_requires
+        })
+    }
+
+    fn plan_local(
+        &mut self,
+        ctx: &Ctx<'a>,
+        field: &FieldSelection,
+        provides: Option<&'a [Selection]>,
+        out: &mut Vec<Selection>,
+    ) -> Result<(), PlanError> {
+        if field.selections.is_empty() {
+            push_merged(out, Selection::Field(field.clone()));
+            return Ok(());
+        }
+        let mut path = ctx.path.clone();
+        path.push(PathSegment::Key(field.response_key().clone()));
+        path.extend(std::iter::repeat_n(
+            PathSegment::List,
+            list_depth(&field.ty),
+        ));
+        let child = Ctx {
+            group: ctx.group,
+            path,
+            provides,
+            entity_root: false,
+        };
+        let selections = self.plan_level(&child, field.ty.inner_named_type(), &field.selections)?;
+        push_merged(
+            out,
+            Selection::Field(FieldSelection {
+                selections,
+                ..field.clone()
+            }),
+        );
+        Ok(())
+    }
+
+    /// Fetches `field` of entity type `parent` from `target` through a key.
+    fn jump(
+        &mut self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        field: &FieldSelection,
+        target: GraphId,
+        requires: Option<&'a [Selection]>,
+        out: &mut Vec<Selection>,
+    ) -> Result<(), PlanError> {
+        let (key, key_is_local) = self.pick_key(ctx, parent, field, target)?;
+        if self.depth > MAX_JUMP_DEPTH {
+            return Err(PlanError::Unsupported(format!(
+                "key chain for {parent}.{} is too deep",
+                field.name
+            )));
+        }
+        self.depth += 1;
+        let mut representation = vec![Selection::Field(FieldSelection::typename())];
+        merge_all(&mut representation, key.selections.clone());
+        let mark = self.touched.len();
+        // Key fields the current subgraph lacks are fetched first, like @requires fields.
+        let key_fields = self.plan_level(ctx, parent, &representation)?;
+        merge_all(out, key_fields);
+        if let Some(requires) = requires {
+            let fetched = self.plan_level(ctx, parent, requires)?;
+            merge_all(out, fetched);
+            merge_all(&mut representation, requires.to_vec());
+        }
+        self.depth -= 1;
+        let mut deps = vec![ctx.group];
+        deps.extend_from_slice(&self.touched[mark..]);
+        let representation = Selection::Fragment(FragmentSelection {
+            type_condition: parent.clone(),
+            selections: representation,
+        });
+        let waits = requires.is_some() || !key_is_local;
+        let group = self.entity_group(ctx, target, waits, representation, deps);
+        let entity_ctx = Ctx {
+            group,
+            path: ctx.path.clone(),
+            provides: None,
+            entity_root: true,
+        };
+        let sub = self.plan_level(&entity_ctx, parent, &[Selection::Field(field.clone())])?;
+        let fragment = Selection::Fragment(FragmentSelection {
+            type_condition: parent.clone(),
+            selections: sub,
+        });
+        push_merged(&mut self.groups[group].selections, fragment);
+        self.touched.push(group);
+        Ok(())
+    }
+
+    fn entity_group(
+        &mut self,
+        ctx: &Ctx<'_>,
+        target: GraphId,
+        for_requires: bool,
+        representation: Selection,
+        deps: Vec<usize>,
+    ) -> usize {
+        let existing = (0..self.groups.len()).find(|&g| {
+            let group = &self.groups[g];
+            group.graph == target
+                && group.parent == Some(ctx.group)
+                && group.path == ctx.path
+                && group.for_requires == for_requires
+        });
+        let index = existing.unwrap_or_else(|| {
+            let mut group = Group::new(
+                target,
+                ctx.path.clone(),
+                Some(ctx.group),
+                Some(Vec::new()),
+                Vec::new(),
+            );
+            group.for_requires = for_requires;
+            self.groups.push(group);
+            self.groups.len() - 1
+        });
+        let group = &mut self.groups[index];
+        push_merged(
+            group.representation.get_or_insert_with(Vec::new),
+            representation,
+        );
+        for dep in deps {
+            if !group.deps.contains(&dep) && dep != index {
+                group.deps.push(dep);
+            }
+        }
+        index
+    }
+
+    /// A resolvable key of `parent` in `target`, preferably one whose fields the current
+    /// subgraph resolves (`true`); otherwise the first one, whose fields another subgraph
+    /// must provide first (`false`).
+    fn pick_key(
+        &self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        field: &FieldSelection,
+        target: GraphId,
+    ) -> Result<(&'a Key, bool), PlanError> {
+        let sg: &'a Supergraph = self.sg;
+        let keys = sg
+            .type_in_graph(parent, target)
+            .map(|t| t.keys.as_slice())
+            .unwrap_or_default();
+        let mut resolvable = keys.iter().filter(|k| k.resolvable);
+        if let Some(key) = resolvable
+            .clone()
+            .find(|k| self.resolvable_here(ctx, parent, &k.selections))
+        {
+            return Ok((key, true));
+        }
+        resolvable
+            .next()
+            .map(|k| (k, false))
+            .ok_or_else(|| PlanError::NoKey {
+                type_name: parent.clone(),
+                field: field.name.clone(),
+                from: sg.subgraphs[self.graph(ctx)].name.clone(),
+                to: sg.subgraphs[target].name.clone(),
+            })
+    }
+
+    fn resolvable_here(&self, ctx: &Ctx<'a>, parent: &Name, sels: &[Selection]) -> bool {
+        sels.iter().all(|s| match s {
+            Selection::Field(f) if f.name == "__typename" => true,
+            Selection::Field(f) => match self.local(ctx, parent, &f.name) {
+                Local::Yes { provides } => {
+                    let child = Ctx {
+                        provides,
+                        entity_root: false,
+                        ..ctx.clone()
+                    };
+                    self.resolvable_here(&child, f.ty.inner_named_type(), &f.selections)
+                }
+                _ => false,
+            },
+            Selection::Fragment(fr) => {
+                self.resolvable_here(ctx, &fr.type_condition, &fr.selections)
+            }
+        })
+    }
+}
+
+fn find_field<'s>(sels: &'s [Selection], name: &str) -> Option<&'s FieldSelection> {
+    sels.iter().find_map(|s| match s {
+        Selection::Field(f) if f.name == name => Some(f),
+        _ => None,
+    })
+}
+
+/// How many list wrappers a type has (`[[T!]]!` → 2).
+pub(crate) fn list_depth(ty: &Type) -> usize {
+    match ty {
+        Type::Named(_) | Type::NonNullNamed(_) => 0,
+        Type::List(inner) | Type::NonNullList(inner) => 1 + list_depth(inner),
+    }
+}

@@ -1,0 +1,125 @@
+//! Query plans: plain data produced by the (IO-free) planner and run by the executor.
+
+mod builder;
+pub mod cache;
+mod tree;
+
+pub use builder::{plan, PlanError};
+
+use crate::operation::{print_selections, Selection};
+use crate::supergraph::GraphId;
+use apollo_compiler::ast::OperationType;
+use apollo_compiler::Name;
+use std::fmt;
+
+/// A plan: `None` when the operation needs no subgraph (only `__typename` or introspection).
+#[derive(Debug, Clone)]
+pub struct QueryPlan {
+    pub root: Option<PlanNode>,
+}
+
+/// A node of the plan tree.
+#[derive(Debug, Clone)]
+pub enum PlanNode {
+    /// Children run one after another.
+    Sequence(Vec<PlanNode>),
+    /// Children run concurrently.
+    Parallel(Vec<PlanNode>),
+    /// A root fetch whose data merges at the response root.
+    Fetch(FetchNode),
+    /// An entity fetch whose representations are collected at `path` and merged back there.
+    Flatten {
+        path: Vec<PathSegment>,
+        fetch: FetchNode,
+    },
+}
+
+/// A step of a response path; `List` (printed `@`) walks every item of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(Name),
+    List,
+}
+
+/// One request to one subgraph.
+#[derive(Debug, Clone)]
+pub struct FetchNode {
+    pub service_name: String,
+    pub graph: GraphId,
+    pub operation_kind: OperationType,
+    /// The exact operation text sent to the subgraph.
+    pub operation: String,
+    /// Client variables the operation uses (forwarded with their coerced values).
+    pub variable_usages: Vec<Name>,
+    /// For entity fetches: `... on T { __typename key required }` per entity type, the shape
+    /// of one representation.
+    pub requires: Option<Vec<Selection>>,
+}
+
+/// Prints a path as `a.@.b`.
+pub fn path_to_string(path: &[PathSegment]) -> String {
+    let parts: Vec<&str> = path
+        .iter()
+        .map(|s| match s {
+            PathSegment::Key(k) => k.as_str(),
+            PathSegment::List => "@",
+        })
+        .collect();
+    parts.join(".")
+}
+
+impl fmt::Display for QueryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "QueryPlan {{")?;
+        if let Some(root) = &self.root {
+            root.write(f, 1)?;
+        }
+        write!(f, "}}")
+    }
+}
+
+impl fmt::Display for PlanNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, 0)
+    }
+}
+
+impl PlanNode {
+    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        match self {
+            PlanNode::Sequence(nodes) | PlanNode::Parallel(nodes) => {
+                let name = if matches!(self, PlanNode::Sequence(_)) {
+                    "Sequence"
+                } else {
+                    "Parallel"
+                };
+                writeln!(f, "{pad}{name} {{")?;
+                for node in nodes {
+                    node.write(f, depth + 1)?;
+                }
+                writeln!(f, "{pad}}},")
+            }
+            PlanNode::Fetch(fetch) => fetch.write(f, depth),
+            PlanNode::Flatten { path, fetch } => {
+                writeln!(f, "{pad}Flatten(path: \"{}\") {{", path_to_string(path))?;
+                fetch.write(f, depth + 1)?;
+                writeln!(f, "{pad}}},")
+            }
+        }
+    }
+}
+
+impl FetchNode {
+    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        writeln!(f, "{pad}Fetch(service: \"{}\") {{", self.service_name)?;
+        if let Some(requires) = &self.requires {
+            let mut text = String::new();
+            print_selections(&mut text, requires);
+            writeln!(f, "{pad}  {text} =>")?;
+        }
+        writeln!(f, "{pad}  {}", self.operation)?;
+        writeln!(f, "{pad}}},")
+    }
+}

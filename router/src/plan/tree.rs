@@ -1,0 +1,210 @@
+//! Turns fetch groups into a plan tree and prints each group's subgraph operation.
+
+use super::{FetchNode, PathSegment, PlanNode};
+use crate::operation::{print_selections, variable_usages, NormalizedOperation, Selection};
+use crate::supergraph::{GraphId, Supergraph};
+use apollo_compiler::ast::OperationType;
+use std::fmt::Write as _;
+
+/// A fetch under construction: everything one subgraph request will carry.
+#[derive(Debug)]
+pub(super) struct Group {
+    pub graph: GraphId,
+    /// Where the fetched data merges into the response.
+    pub path: Vec<PathSegment>,
+    /// The group whose data this entity group's representations come from.
+    pub parent: Option<usize>,
+    /// `Some` for entity fetches: the representation shape per entity type.
+    pub representation: Option<Vec<Selection>>,
+    /// Created for a `@requires` field: waits for every group fetching required data.
+    pub for_requires: bool,
+    pub selections: Vec<Selection>,
+    pub deps: Vec<usize>,
+}
+
+impl Group {
+    pub fn new(
+        graph: GraphId,
+        path: Vec<PathSegment>,
+        parent: Option<usize>,
+        representation: Option<Vec<Selection>>,
+        deps: Vec<usize>,
+    ) -> Group {
+        Group {
+            graph,
+            path,
+            parent,
+            representation,
+            for_requires: false,
+            selections: Vec::new(),
+            deps,
+        }
+    }
+}
+
+/// Builds the tree: a forest of groups nests as `Sequence[fetch, Parallel[children]]` so each
+/// branch proceeds as soon as its own parent is done; groups with several dependencies
+/// (`@requires`) fall back to dependency levels. Mutation root groups run in sequence.
+pub(super) fn build_tree(
+    sg: &Supergraph,
+    op: &NormalizedOperation,
+    groups: Vec<Group>,
+    roots: &[usize],
+) -> Option<PlanNode> {
+    let nodes: Vec<PlanNode> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| fetch_node(sg, op, g, i))
+        .collect();
+    let forest = groups.iter().all(|g| g.deps.len() <= 1);
+    let per_root: Vec<PlanNode> = roots
+        .iter()
+        .map(|&root| {
+            if forest {
+                subtree(&groups, &nodes, root)
+            } else {
+                levels(&groups, &nodes, &descendants(&groups, root))
+            }
+        })
+        .collect();
+    match op.kind {
+        OperationType::Mutation => wrap(per_root, PlanNode::Sequence),
+        _ if forest => wrap(per_root, PlanNode::Parallel),
+        _ => {
+            let all: Vec<usize> = (0..groups.len()).collect();
+            (!all.is_empty()).then(|| levels(&groups, &nodes, &all))
+        }
+    }
+}
+
+fn wrap(mut nodes: Vec<PlanNode>, make: fn(Vec<PlanNode>) -> PlanNode) -> Option<PlanNode> {
+    match nodes.len() {
+        0 => None,
+        1 => nodes.pop(),
+        _ => Some(make(nodes)),
+    }
+}
+
+fn subtree(groups: &[Group], nodes: &[PlanNode], index: usize) -> PlanNode {
+    let children: Vec<PlanNode> = (0..groups.len())
+        .filter(|&g| groups[g].deps.first() == Some(&index))
+        .map(|g| subtree(groups, nodes, g))
+        .collect();
+    let own = nodes[index].clone();
+    match wrap(children, PlanNode::Parallel) {
+        None => own,
+        Some(PlanNode::Sequence(mut rest)) => {
+            rest.insert(0, own);
+            PlanNode::Sequence(rest)
+        }
+        Some(child) => PlanNode::Sequence(vec![own, child]),
+    }
+}
+
+/// `root` and every group that (transitively) depends on it.
+fn descendants(groups: &[Group], root: usize) -> Vec<usize> {
+    let mut set = vec![root];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (i, g) in groups.iter().enumerate() {
+            if !set.contains(&i) && g.deps.iter().any(|d| set.contains(d)) {
+                set.push(i);
+                changed = true;
+            }
+        }
+    }
+    set.sort_unstable();
+    set
+}
+
+fn levels(groups: &[Group], nodes: &[PlanNode], members: &[usize]) -> PlanNode {
+    let mut level = vec![0usize; groups.len()];
+    // Reused groups can gain later-created dependencies: iterate to a fixpoint (the
+    // dependency graph is acyclic, so `members.len()` rounds always suffice).
+    for _ in 0..members.len() {
+        let mut changed = false;
+        for &i in members {
+            let l = groups[i]
+                .deps
+                .iter()
+                .map(|&d| level[d] + 1)
+                .max()
+                .unwrap_or(0);
+            changed |= l != level[i];
+            level[i] = l;
+        }
+        if !changed {
+            break;
+        }
+    }
+    let depth = members.iter().map(|&i| level[i]).max().unwrap_or(0);
+    let stages: Vec<PlanNode> = (0..=depth)
+        .filter_map(|l| {
+            let stage = members
+                .iter()
+                .filter(|&&i| level[i] == l)
+                .map(|&i| nodes[i].clone())
+                .collect();
+            wrap(stage, PlanNode::Parallel)
+        })
+        .collect();
+    wrap(stages, PlanNode::Sequence).expect("members is never empty")
+}
+
+fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: usize) -> PlanNode {
+    let mut usages = Vec::new();
+    variable_usages(&group.selections, &mut usages);
+    let kind = match (&group.representation, op.kind) {
+        (None, OperationType::Mutation) => OperationType::Mutation,
+        _ => OperationType::Query,
+    };
+    let service_name = sg.subgraphs[group.graph].name.clone();
+    let mut text = String::from(if kind == OperationType::Mutation {
+        "mutation"
+    } else {
+        "query"
+    });
+    if let Some(name) = &op.name {
+        let service: String = service_name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let _ = write!(text, " {name}__{service}__{index}");
+    }
+    let mut declarations: Vec<String> = Vec::new();
+    if group.representation.is_some() {
+        declarations.push("$representations: [_Any!]!".into());
+    }
+    for name in &usages {
+        if let Some(def) = op.variables.iter().find(|v| &v.name == name) {
+            declarations.push(format!("${}: {}", def.name, def.ty));
+        }
+    }
+    if !declarations.is_empty() {
+        let _ = write!(text, "({})", declarations.join(", "));
+    }
+    text.push(' ');
+    if group.representation.is_some() {
+        text.push_str("{ _entities(representations: $representations) ");
+        print_selections(&mut text, &group.selections);
+        text.push_str(" }");
+    } else {
+        print_selections(&mut text, &group.selections);
+    }
+    let fetch = FetchNode {
+        service_name,
+        graph: group.graph,
+        operation_kind: kind,
+        operation: text,
+        variable_usages: usages,
+        requires: group.representation.clone(),
+    };
+    match group.representation {
+        Some(_) => PlanNode::Flatten {
+            path: group.path.clone(),
+            fetch,
+        },
+        None => PlanNode::Fetch(fetch),
+    }
+}

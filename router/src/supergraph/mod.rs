@@ -1,0 +1,214 @@
+//! The supergraph as plain data: which subgraphs define each type and resolve each field.
+//!
+//! Built once per supergraph file by [`Supergraph::parse`]; immutable afterwards.
+
+mod api_schema;
+mod parse;
+
+use crate::operation::Selection;
+use apollo_compiler::collections::HashMap;
+use apollo_compiler::schema::Implementers;
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{Name, Schema};
+use indexmap::IndexMap;
+
+/// Index of a subgraph in [`Supergraph::subgraphs`].
+pub type GraphId = usize;
+
+/// Errors raised while reading a supergraph.
+#[derive(Debug, thiserror::Error)]
+pub enum SupergraphError {
+    #[error("the supergraph is not a valid GraphQL schema: {0}")]
+    InvalidSchema(String),
+    #[error(
+        "the supergraph does not link the join spec (@link or @core of specs.apollo.dev/join)"
+    )]
+    NotASupergraph,
+    #[error("unsupported join spec version {0}")]
+    UnsupportedJoinVersion(String),
+    #[error("invalid @join__* usage: {0}")]
+    InvalidJoin(String),
+    #[error("invalid field set `{fields}` on type {type_name}: {message}")]
+    InvalidFieldSet {
+        type_name: Name,
+        fields: String,
+        message: String,
+    },
+    #[error("the derived API schema is invalid: {0}")]
+    InvalidApiSchema(String),
+}
+
+impl SupergraphError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SupergraphError::InvalidSchema(_) => "SUPERGRAPH_INVALID_SCHEMA",
+            SupergraphError::NotASupergraph => "SUPERGRAPH_NOT_FEDERATED",
+            SupergraphError::UnsupportedJoinVersion(_) => "SUPERGRAPH_UNSUPPORTED_VERSION",
+            SupergraphError::InvalidJoin(_) => "SUPERGRAPH_INVALID_JOIN",
+            SupergraphError::InvalidFieldSet { .. } => "SUPERGRAPH_INVALID_FIELD_SET",
+            SupergraphError::InvalidApiSchema(_) => "SUPERGRAPH_INVALID_API_SCHEMA",
+        }
+    }
+}
+
+/// A subgraph named by the `join__Graph` enum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubgraphInfo {
+    pub name: String,
+    pub url: String,
+}
+
+/// What a composite type (object, interface, union) looks like across subgraphs.
+#[derive(Debug, Clone)]
+pub struct TypeInfo {
+    pub name: Name,
+    pub kind: TypeKind,
+    /// The subgraphs defining the type, with their keys.
+    pub graphs: Vec<TypeInGraph>,
+    pub fields: IndexMap<Name, FieldInfo>,
+    /// `(graph, type)`: union members or interface implementations known to a subgraph.
+    /// `None` when the supergraph does not record it (then the API schema is the truth).
+    pub members: Option<Vec<(GraphId, Name)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeKind {
+    Object,
+    Interface,
+    Union,
+}
+
+/// A type as defined by one subgraph.
+#[derive(Debug, Clone)]
+pub struct TypeInGraph {
+    pub graph: GraphId,
+    pub keys: Vec<Key>,
+    pub is_interface_object: bool,
+}
+
+/// One `@key` of a type in a subgraph.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub fields: String,
+    pub selections: Vec<Selection>,
+    /// `false` for `@key(resolvable: false)`: the subgraph cannot be entered by this key.
+    pub resolvable: bool,
+}
+
+/// A field of a composite type.
+#[derive(Debug, Clone)]
+pub struct FieldInfo {
+    pub name: Name,
+    /// Subgraphs that declare the field. Empty means every subgraph defining the type.
+    pub sources: Vec<FieldSource>,
+}
+
+/// A field as declared by one subgraph.
+#[derive(Debug, Clone)]
+pub struct FieldSource {
+    pub graph: GraphId,
+    pub requires: Option<Vec<Selection>>,
+    pub provides: Option<Vec<Selection>>,
+    /// Declared `@external`: only resolvable where a `@provides` path says so.
+    pub external: bool,
+}
+
+/// A parsed supergraph: the routing model plus the API schema clients see.
+#[derive(Debug)]
+pub struct Supergraph {
+    pub subgraphs: Vec<SubgraphInfo>,
+    pub types: IndexMap<Name, TypeInfo>,
+    /// The schema clients introspect and operations are validated against.
+    pub api_schema: Valid<Schema>,
+    pub implementers: HashMap<Name, Implementers>,
+}
+
+impl Supergraph {
+    /// Parses a supergraph SDL (join v0.1 through v0.5) and derives the API schema.
+    pub fn parse(sdl: &str) -> Result<Supergraph, SupergraphError> {
+        let schema = Schema::parse_and_validate(sdl, "supergraph.graphql")
+            .map_err(|e| SupergraphError::InvalidSchema(e.errors.to_string()))?;
+        let model = parse::Model::read(&schema)?;
+        let api_schema = api_schema::derive(sdl)?;
+        let implementers = api_schema.implementers_map();
+        Ok(Supergraph {
+            subgraphs: model.subgraphs,
+            types: model.types,
+            api_schema,
+            implementers,
+        })
+    }
+
+    /// Finds a subgraph by name.
+    pub fn graph_by_name(&self, name: &str) -> Option<GraphId> {
+        self.subgraphs.iter().position(|s| s.name == name)
+    }
+
+    /// The definition of `type_name` in `graph`, if that subgraph defines it.
+    pub fn type_in_graph(&self, type_name: &str, graph: GraphId) -> Option<&TypeInGraph> {
+        self.types
+            .get(type_name)
+            .and_then(|t| t.graphs.iter().find(|g| g.graph == graph))
+    }
+
+    /// Whether `graph` defines `type_name` (leaf types are defined everywhere).
+    pub fn graph_has_type(&self, type_name: &str, graph: GraphId) -> bool {
+        match self.types.get(type_name) {
+            Some(info) => info.graphs.iter().any(|g| g.graph == graph),
+            None => true,
+        }
+    }
+
+    /// The declaration of `type_name.field` by `graph`, when it can resolve it.
+    ///
+    /// Returns `Some(None)` for fields every subgraph of the type resolves.
+    pub fn field_source(
+        &self,
+        type_name: &str,
+        field: &str,
+        graph: GraphId,
+    ) -> Option<Option<&FieldSource>> {
+        let info = self.types.get(type_name)?;
+        if !info.graphs.iter().any(|g| g.graph == graph) {
+            return None;
+        }
+        let field = info.fields.get(field)?;
+        if field.sources.is_empty() {
+            return Some(None);
+        }
+        field.sources.iter().find(|s| s.graph == graph).map(Some)
+    }
+
+    /// Object types of the API schema a value of `type_name` can have at runtime.
+    pub fn possible_types(&self, type_name: &str) -> Vec<Name> {
+        if let Some(union_) = self.api_schema.get_union(type_name) {
+            return union_.members.iter().map(|m| m.name.clone()).collect();
+        }
+        match self.implementers.get(type_name) {
+            Some(imp) => imp.objects.iter().cloned().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The possible types of `abstract_type` that `graph` knows as such.
+    pub fn possible_types_in_graph(&self, abstract_type: &str, graph: GraphId) -> Vec<Name> {
+        let recorded = self
+            .types
+            .get(abstract_type)
+            .and_then(|t| t.members.as_ref());
+        self.possible_types(abstract_type)
+            .into_iter()
+            .filter(|p| self.graph_has_type(p, graph))
+            .filter(|p| match recorded {
+                Some(members) => members.iter().any(|(g, m)| *g == graph && m == p),
+                None => true,
+            })
+            .collect()
+    }
+
+    /// Whether `name` is an interface or union of the API schema.
+    pub fn is_abstract(&self, name: &str) -> bool {
+        self.api_schema.get_interface(name).is_some() || self.api_schema.get_union(name).is_some()
+    }
+}
