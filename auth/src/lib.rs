@@ -7,7 +7,7 @@
 //! signature work.
 
 mod jwks;
-mod signer;
+pub mod signer;
 
 use std::collections::HashMap;
 use std::sync::Arc;

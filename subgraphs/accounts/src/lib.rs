@@ -1,1 +1,110 @@
-//! placeholder
+//! The accounts subgraph: sign-up, sign-in, JWT access tokens and rotating refresh tokens,
+//! profiles. It signs tokens with an Ed25519 key and publishes the public key as JWKS.
+
+pub mod model;
+pub mod schema;
+pub mod service;
+pub mod validate;
+
+use std::sync::Arc;
+
+use auth::{KeySource, TokenSigner, TokenVerifier};
+use axum::routing::get;
+use axum::{Json, Router};
+use kit::config::ServiceConfig;
+use kit::server::ServerContext;
+use kit::Infra;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use schema::{build_schema, AccountsSchema};
+pub use service::AccountsService;
+
+pub const SERVICE: &str = "accounts";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Infra(#[from] kit::infra::InfraError),
+    #[error("signing key: {0}")]
+    Key(#[from] auth::signer::SignerError),
+    #[error("setting up the store: {}", .0.message())]
+    Setup(kit::ApiError),
+}
+
+/// Everything the accounts HTTP app is made of.
+pub struct Accounts {
+    pub infra: Infra,
+    pub service: Arc<AccountsService>,
+    pub schema: AccountsSchema,
+}
+
+impl Accounts {
+    pub async fn start(config: &ServiceConfig) -> Result<Self, StartError> {
+        let infra = Infra::connect(config, SERVICE).await?;
+        let signer = Arc::new(TokenSigner::load_or_generate(
+            &config.jwt_key_path(),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+        )?);
+        let service = Arc::new(
+            AccountsService::new(
+                &infra.store,
+                signer,
+                chrono::Duration::seconds(config.access_token_ttl_secs as i64),
+                chrono::Duration::days(config.refresh_token_ttl_days as i64),
+            )
+            .await
+            .map_err(StartError::Setup)?,
+        );
+        let schema = build_schema(service.clone());
+        Ok(Self {
+            infra,
+            service,
+            schema,
+        })
+    }
+
+    /// The HTTP app: the kit's GraphQL endpoints plus `/.well-known/jwks.json`.
+    pub fn app(&self, shutdown: CancellationToken) -> Router {
+        let signer = self.service.signer();
+        let jwks = signer.jwks();
+        let verifier = TokenVerifier::new(
+            KeySource::Static(Arc::new(jwks.decoding_keys())),
+            signer.issuer(),
+            signer.audience(),
+        );
+        let ctx = ServerContext {
+            service: SERVICE,
+            verifier,
+            metrics: self.infra.metrics.clone(),
+            ready: self.infra.ready_check(),
+            shutdown,
+        };
+        let extra = Router::new().route(
+            "/.well-known/jwks.json",
+            get(move || {
+                let jwks = jwks.clone();
+                async move { Json(jwks) }
+            }),
+        );
+        kit::server::app(self.schema.clone(), ctx, extra)
+    }
+}
+
+/// Serves the accounts subgraph on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    config: &ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let accounts = Accounts::start(config).await?;
+    let app = accounts.app(shutdown.clone());
+    kit::server::serve(listener, app, shutdown).await?;
+    Ok(())
+}
+
+/// The federation SDL this subgraph serves (`schema/accounts.graphql`).
+pub fn federation_sdl(schema: &AccountsSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}

@@ -2,7 +2,20 @@
 //! caching and the HTTP/WebSocket server wiring.
 
 pub mod cache;
+pub mod config;
+pub mod error;
 pub mod events;
+pub mod identity;
+pub mod infra;
 pub mod metrics;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod test_client;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+pub use error::{ApiError, ApiResult};
+pub use identity::Caller;
+pub use infra::Infra;

@@ -71,7 +71,8 @@ impl Metrics {
             .into_iter(),
         );
         let requests = Family::<OperationLabels, Counter>::default();
-        let request_duration = Histograms::<OperationLabels>::new_with_constructor(latency_histogram);
+        let request_duration =
+            Histograms::<OperationLabels>::new_with_constructor(latency_histogram);
         let graphql_errors = Family::<CodeLabels, Counter>::default();
         let store_calls = Histograms::<CallLabels>::new_with_constructor(latency_histogram);
         let redis_calls = Histograms::<CallLabels>::new_with_constructor(latency_histogram);

@@ -1,0 +1,97 @@
+//! The backing services of one subgraph, chosen by configuration: MongoDB or the embedded store,
+//! Redis or in-process events, a Redis cache or none.
+
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::config::ServiceConfig;
+use crate::events::{
+    EmbeddedEventStream, EventError, InProcessPubSub, RedisEventStream, RedisPubSub,
+    SharedEventStream, SharedPubSub,
+};
+use crate::metrics::Metrics;
+use crate::server::ReadyCheck;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("connecting events: {0}")]
+    Events(#[from] EventError),
+    #[error("connecting the cache: {0}")]
+    Cache(String),
+}
+
+/// Store, live pub/sub, durable domain events, cache and metrics of one subgraph.
+#[derive(Clone)]
+pub struct Infra {
+    pub service: &'static str,
+    pub store: Store,
+    pub pubsub: SharedPubSub,
+    pub events: SharedEventStream,
+    pub cache: Cache,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Infra {
+    /// Connects everything `config` names. Without `REDIS_URL`, pub/sub is in-process and the
+    /// durable event stream is the embedded file `<data_dir>/events.db`, shared by every
+    /// subgraph (and every process) using that data directory.
+    pub async fn connect(
+        config: &ServiceConfig,
+        service: &'static str,
+    ) -> Result<Self, InfraError> {
+        let metrics = Metrics::new(service);
+        let store = Store::open(
+            config.mongodb_url.as_deref(),
+            &config.mongodb_database,
+            &config.data_dir,
+            service,
+            metrics.clone(),
+        )
+        .await?;
+        let (pubsub, events, cache): (SharedPubSub, SharedEventStream, Cache) =
+            match &config.redis_url {
+                Some(url) => {
+                    let prefix = &config.redis_prefix;
+                    (
+                        Arc::new(RedisPubSub::connect(url, prefix, metrics.clone()).await?),
+                        Arc::new(RedisEventStream::connect(url, prefix, metrics.clone()).await?),
+                        Cache::redis(url, &format!("{prefix}:cache:{service}"), metrics.clone())
+                            .map_err(|e| InfraError::Cache(e.to_string()))?,
+                    )
+                }
+                None => (
+                    Arc::new(InProcessPubSub::new()),
+                    Arc::new(EmbeddedEventStream::open(
+                        &config.data_dir.join("events.db"),
+                        metrics.clone(),
+                    )?),
+                    Cache::disabled(metrics.clone()),
+                ),
+            };
+        Ok(Self {
+            service,
+            store,
+            pubsub,
+            events,
+            cache,
+            metrics,
+        })
+    }
+
+    /// Ready when the store answers and, if configured, Redis does.
+    pub fn ready_check(&self) -> ReadyCheck {
+        let store = self.store.clone();
+        let cache = self.cache.clone();
+        Arc::new(move || {
+            let (store, cache) = (store.clone(), cache.clone());
+            Box::pin(async move {
+                store.ping().await.map_err(|e| format!("store: {e}"))?;
+                cache.ping().await.map_err(|e| format!("redis: {e}"))?;
+                Ok(())
+            })
+        })
+    }
+}
