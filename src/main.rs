@@ -1,1 +1,47 @@
-fn main() {}
+//! `cargo run --release`: the whole platform in one process.
+
+use clap::Parser;
+use kit::config::{self, LogFormat};
+use platform::{Platform, PlatformConfig};
+
+#[derive(Parser)]
+#[command(about = "Starts the whole platform (every subgraph) in one process")]
+struct Flags {
+    /// TOML config file (keys as in the README's configuration table).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Where the embedded store and generated keys live.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    #[arg(long)]
+    host: Option<std::net::IpAddr>,
+    #[arg(long)]
+    accounts_port: Option<u16>,
+    #[arg(long)]
+    log_format: Option<LogFormat>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    let mut overrides = serde_json::Map::new();
+    config::flag(&mut overrides, "data_dir", flags.data_dir);
+    config::flag(&mut overrides, "host", flags.host);
+    config::flag(&mut overrides, "accounts_port", flags.accounts_port);
+    config::flag(&mut overrides, "log_format", flags.log_format);
+    let config: PlatformConfig = config::load(
+        flags.config.as_deref(),
+        PlatformConfig::ENV_PREFIX,
+        kit::config::ServiceConfig::ENV_ALIASES,
+        &config::process_env(),
+        overrides,
+    )?;
+    kit::telemetry::init(config.log_format, &config.log_level);
+    let shutdown = kit::server::shutdown_on_signals();
+    let platform = Platform::start(&config, shutdown).await?;
+    let store = if config.mongodb_url.is_some() { "MongoDB" } else { "embedded (SQLite)" };
+    let events = if config.redis_url.is_some() { "Redis" } else { "in-process" };
+    println!("platform is up (store: {store}, events: {events}, data: {})", config.data_dir.display());
+    print!("{}", platform.urls);
+    platform.wait().await
+}

@@ -127,14 +127,42 @@ impl Update {
         self
     }
 
+    /// Every path this update touches.
+    fn paths(&self) -> impl Iterator<Item = &str> {
+        fn fields(v: &[(String, Value)]) -> impl Iterator<Item = &str> {
+            v.iter().map(|(f, _)| f.as_str())
+        }
+        fields(&self.set)
+            .chain(self.unset.iter().map(String::as_str))
+            .chain(self.inc.iter().map(|(f, _)| f.as_str()))
+            .chain(fields(&self.add_to_set))
+            .chain(fields(&self.pull))
+    }
+
+    /// MongoDB refuses an update that touches one path twice (or a path and its parent), so
+    /// both backends refuse it.
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        let paths: Vec<&str> = self.paths().collect();
+        for (i, a) in paths.iter().enumerate() {
+            check_name(a)?;
+            reject_id(a)?;
+            for b in &paths[i + 1..] {
+                let nested = |x: &str, y: &str| x.len() > y.len() && x.starts_with(y) && x.as_bytes()[y.len()] == b'.';
+                if a == b || nested(a, b) || nested(b, a) {
+                    return Err(StoreError::InvalidName(format!("update touches {a} and {b}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the update to a document in memory (the embedded backend's read-modify-write).
     pub(crate) fn apply(&self, doc: &mut Map<String, Value>) -> StoreResult<()> {
+        self.validate()?;
         for (field, value) in &self.set {
-            reject_id(field)?;
             *slot(doc, field) = value.clone();
         }
         for field in &self.unset {
-            reject_id(field)?;
             remove(doc, field);
         }
         for (field, by) in &self.inc {

@@ -207,11 +207,7 @@ fn update_doc(update: &Update) -> StoreResult<Document> {
             .map(|(f, v)| Ok((mongo_field(f)?, bson(v)?)))
             .collect()
     };
-    for (f, _) in &update.set {
-        if f == "id" {
-            return Err(StoreError::InvalidName("id cannot be updated".into()));
-        }
-    }
+    update.validate()?;
     section("$set", pairs(&update.set)?);
     section(
         "$unset",
