@@ -670,3 +670,55 @@ async fn embedded_processes_share_one_file() {
     );
     assert_eq!(pending(&store, "g").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_consumer_recovers_after_a_redis_restart() {
+    let Some(mut server) = require_redis() else {
+        return;
+    };
+    let prefix = unique_prefix("consumer_restart");
+    let events = RedisEventStream::connect(&server.url, &prefix, Metrics::new("test")).await;
+    let events: SharedEventStream = Arc::new(events.expect("connect"));
+    let handler = Arc::new(FlakyHandler::default());
+    let shutdown = CancellationToken::new();
+    let config = fast_config("r1");
+    let task = spawn_consumer(
+        events.clone(),
+        config,
+        handler.clone(),
+        Metrics::new("runner"),
+        shutdown.clone(),
+    );
+    let before = event(1);
+    events.append(STREAM, &before).await.expect("append");
+    eventually("handled before the restart", || {
+        handler.handled.lock().len() == 1
+    })
+    .await;
+
+    // The restarted server is empty: no stream, no group. The consumer must recreate both.
+    server.restart();
+    let after = event(2);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while events.append(STREAM, &after).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "append never succeeded after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let handled_after = || handler.handled.lock().contains(&after.id);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !handled_after() {
+        assert!(
+            Instant::now() < deadline,
+            "consumer did not recover after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("consumer stops promptly")
+        .expect("no panic");
+}

@@ -116,16 +116,19 @@ impl RedisEventStream {
         let result = self
             .observed("xreadgroup", limit, cmd.query_async(&mut conn))
             .await;
-        // Only a connection that answered is known to be clean (no reply still in flight).
-        if !matches!(
-            result,
-            Err(EventError::Timeout { .. }) | Err(EventError::Redis(_))
-        ) {
-            let mut idle = self.blocking.lock();
-            if idle.len() < MAX_IDLE_BLOCKING {
-                idle.push(conn);
+        let mut idle = self.blocking.lock();
+        match &result {
+            // Only a connection that answered is known to be clean (no reply in flight).
+            Ok(_) => {
+                if idle.len() < MAX_IDLE_BLOCKING {
+                    idle.push(conn);
+                }
             }
+            // The server went away: the other idle connections are dead too.
+            Err(EventError::Redis(error)) if error.is_io_error() => idle.clear(),
+            Err(_) => {}
         }
+        drop(idle);
         result
     }
 
