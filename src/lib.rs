@@ -97,7 +97,10 @@ pub struct Platform {
 
 impl Platform {
     /// Binds every port (failing fast when one is taken) and starts every service.
-    pub async fn start(config: &PlatformConfig, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub async fn start(
+        config: &PlatformConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let accounts_listener = bind(config.host, config.accounts_port, "accounts").await?;
         let accounts_addr = accounts_listener.local_addr()?;
         let accounts_url = format!("http://{accounts_addr}");

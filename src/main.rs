@@ -39,9 +39,20 @@ async fn main() -> anyhow::Result<()> {
     kit::telemetry::init(config.log_format, &config.log_level);
     let shutdown = kit::server::shutdown_on_signals();
     let platform = Platform::start(&config, shutdown).await?;
-    let store = if config.mongodb_url.is_some() { "MongoDB" } else { "embedded (SQLite)" };
-    let events = if config.redis_url.is_some() { "Redis" } else { "in-process" };
-    println!("platform is up (store: {store}, events: {events}, data: {})", config.data_dir.display());
+    let store = if config.mongodb_url.is_some() {
+        "MongoDB"
+    } else {
+        "embedded (SQLite)"
+    };
+    let events = if config.redis_url.is_some() {
+        "Redis"
+    } else {
+        "in-process"
+    };
+    println!(
+        "platform is up (store: {store}, events: {events}, data: {})",
+        config.data_dir.display()
+    );
     print!("{}", platform.urls);
     platform.wait().await
 }

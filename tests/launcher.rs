@@ -21,7 +21,9 @@ fn config(dir: &std::path::Path) -> PlatformConfig {
 async fn platform_serves_accounts_and_stops_on_shutdown() {
     let dir = tempfile::tempdir().expect("tempdir");
     let shutdown = CancellationToken::new();
-    let platform = Platform::start(&config(dir.path()), shutdown.clone()).await.expect("start");
+    let platform = Platform::start(&config(dir.path()), shutdown.clone())
+        .await
+        .expect("start");
     let client = GqlClient::new(format!("{}/graphql", platform.urls.accounts));
     let data = client
         .ok(
@@ -30,7 +32,10 @@ async fn platform_serves_accounts_and_stops_on_shutdown() {
         )
         .await;
     assert_eq!(data["signUp"]["user"]["name"], "Ada");
-    assert!(dir.path().join("accounts.db").exists(), "embedded store lives in the data dir");
+    assert!(
+        dir.path().join("accounts.db").exists(),
+        "embedded store lives in the data dir"
+    );
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), platform.wait())
         .await
@@ -44,7 +49,10 @@ async fn a_taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let mut config = config(dir.path());
     config.accounts_port = taken.local_addr().expect("addr").port();
-    let err = Platform::start(&config, CancellationToken::new()).await.err().expect("must fail");
+    let err = Platform::start(&config, CancellationToken::new())
+        .await
+        .err()
+        .expect("must fail");
     assert!(err.to_string().contains("accounts: cannot listen"), "{err}");
 }
 
@@ -59,7 +67,11 @@ fn the_example_config_parses() {
         Default::default(),
     )
     .expect("example config parses");
-    assert_eq!(parsed, PlatformConfig::default(), "the example documents the defaults");
+    assert_eq!(
+        parsed,
+        PlatformConfig::default(),
+        "the example documents the defaults"
+    );
 }
 
 #[test]
@@ -77,12 +89,18 @@ fn the_binary_prints_urls_and_exits_cleanly_on_sigterm() {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines.next().expect("platform exited before printing URLs").expect("read");
+        let line = lines
+            .next()
+            .expect("platform exited before printing URLs")
+            .expect("read");
         if let Some(rest) = line.strip_prefix("accounts") {
             break rest.trim().to_owned();
         }
     };
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/graphql"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/graphql"),
+        "{url}"
+    );
     let health = url.replace("/graphql", "/health");
     let status = tokio::runtime::Runtime::new()
         .expect("runtime")
@@ -99,7 +117,10 @@ fn the_binary_prints_urls_and_exits_cleanly_on_sigterm() {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "did not stop within 10 s of SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status}");
