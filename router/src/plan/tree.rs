@@ -77,7 +77,17 @@ pub(super) fn build_tree(
     }
 }
 
-fn wrap(mut nodes: Vec<PlanNode>, make: fn(Vec<PlanNode>) -> PlanNode) -> Option<PlanNode> {
+/// Wraps `nodes` with `make` (Sequence or Parallel), inlining children of the same kind.
+fn wrap(nodes: Vec<PlanNode>, make: fn(Vec<PlanNode>) -> PlanNode) -> Option<PlanNode> {
+    let sequence = matches!(make(Vec::new()), PlanNode::Sequence(_));
+    let mut nodes: Vec<PlanNode> = nodes
+        .into_iter()
+        .flat_map(|node| match node {
+            PlanNode::Sequence(children) if sequence => children,
+            PlanNode::Parallel(children) if !sequence => children,
+            other => vec![other],
+        })
+        .collect();
     match nodes.len() {
         0 => None,
         1 => nodes.pop(),

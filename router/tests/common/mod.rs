@@ -1,6 +1,8 @@
 //! Shared helpers for the router's integration tests.
 #![allow(dead_code)]
 
+pub mod subgraphs;
+
 use router::supergraph::Supergraph;
 
 /// Reads `tests/fixtures/<name>.graphql`.
@@ -32,4 +34,112 @@ pub fn plan_with(name: &str, query: &str, variables: serde_json::Value) -> Strin
         Ok(plan) => plan.to_string(),
         Err(e) => format!("error[{}]: {e}", e.code()),
     }
+}
+
+/// The four demo subgraphs, running.
+pub struct Demo {
+    pub accounts: subgraphs::TestSubgraph,
+    pub inventory: subgraphs::TestSubgraph,
+    pub products: subgraphs::TestSubgraph,
+    pub reviews: subgraphs::TestSubgraph,
+}
+
+impl Demo {
+    pub async fn start() -> Demo {
+        Demo {
+            accounts: subgraphs::accounts().await,
+            inventory: subgraphs::inventory().await,
+            products: subgraphs::products().await,
+            reviews: subgraphs::reviews().await,
+        }
+    }
+
+    /// The demo supergraph pointing at the running subgraphs.
+    pub fn supergraph(&self) -> String {
+        with_urls(
+            &fixture("demo"),
+            &[
+                ("accounts", &self.accounts.url),
+                ("inventory", &self.inventory.url),
+                ("products", &self.products.url),
+                ("reviews", &self.reviews.url),
+            ],
+        )
+    }
+
+    pub fn counts(&self) -> [usize; 4] {
+        [
+            self.accounts.count(),
+            self.inventory.count(),
+            self.products.count(),
+            self.reviews.count(),
+        ]
+    }
+}
+
+/// Replaces the URL of each named subgraph in a supergraph SDL.
+pub fn with_urls(sdl: &str, urls: &[(&str, &str)]) -> String {
+    sdl.lines()
+        .map(|line| {
+            for (name, url) in urls {
+                let marker = format!("@join__graph(name: \"{name}\", url: \"");
+                if let Some(start) = line.find(&marker) {
+                    return format!("{}{marker}{url}\")", &line[..start]);
+                }
+            }
+            line.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An HTTP app for `sdl` with the given subgraph timeout.
+pub fn router_app(sdl: &str, timeout: std::time::Duration) -> axum::Router {
+    let settings = router::ExecutionSettings {
+        subgraph_timeout: timeout,
+        ..Default::default()
+    };
+    let client = std::sync::Arc::new(router::execute::fetch::SubgraphClient::new());
+    let state = router::RouterState::new(sdl, client, settings).expect("supergraph parses");
+    router::app(std::sync::Arc::new(router::AppState {
+        current: arc_swap::ArcSwap::from_pointee(state),
+        forward_headers: vec!["x-tenant".into()],
+    }))
+}
+
+/// POSTs a GraphQL request to `app`; returns status, content type and JSON body.
+pub async fn post(
+    app: &axum::Router,
+    body: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> (u16, String, serde_json::Value) {
+    let mut request =
+        axum::http::Request::post("/graphql").header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    send(app, request).await
+}
+
+/// Sends any request to `app`.
+pub async fn send(
+    app: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (u16, String, serde_json::Value) {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, content_type, json)
 }

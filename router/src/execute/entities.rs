@@ -1,0 +1,188 @@
+//! Walking response data: collecting entity representations at a plan path and merging
+//! fetched data back in place (values are moved, never whole responses cloned).
+
+use crate::operation::Selection;
+use crate::plan::PathSegment;
+use crate::supergraph::Supergraph;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// A concrete response path (`["topProducts", 0, "reviews", 1]`).
+pub type ResponsePath = Vec<Value>;
+
+/// Deduplicated representations and, per unique representation, where it occurs.
+#[derive(Debug, Default)]
+pub struct Representations {
+    pub unique: Vec<Value>,
+    pub positions: Vec<Vec<ResponsePath>>,
+}
+
+/// Collects one representation per entity found at `path` whose `__typename` matches one of
+/// the `requires` fragments. Entities missing a key or required field are skipped.
+pub fn collect(
+    sg: &Supergraph,
+    data: &Value,
+    path: &[PathSegment],
+    requires: &[Selection],
+) -> Representations {
+    let mut reps = Representations::default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut current = Vec::new();
+    walk(data, path, &mut current, &mut |value, at| {
+        let Some(rep) = representation(sg, value, requires) else {
+            return;
+        };
+        let text = rep.to_string();
+        let index = *seen.entry(text).or_insert_with(|| {
+            reps.unique.push(rep);
+            reps.positions.push(Vec::new());
+            reps.unique.len() - 1
+        });
+        reps.positions[index].push(at.clone());
+    });
+    reps
+}
+
+fn walk(
+    value: &Value,
+    path: &[PathSegment],
+    at: &mut ResponsePath,
+    visit: &mut dyn FnMut(&Value, &ResponsePath),
+) {
+    let Some((first, rest)) = path.split_first() else {
+        match value {
+            Value::Array(items) => {
+                // A list-typed field whose list level the plan path did not spell out.
+                for (i, item) in items.iter().enumerate() {
+                    at.push(Value::from(i));
+                    walk(item, path, at, visit);
+                    at.pop();
+                }
+            }
+            Value::Object(_) => visit(value, at),
+            _ => {}
+        }
+        return;
+    };
+    match (first, value) {
+        (PathSegment::Key(key), Value::Object(map)) => {
+            if let Some(child) = map.get(key.as_str()) {
+                at.push(Value::String(key.to_string()));
+                walk(child, rest, at, visit);
+                at.pop();
+            }
+        }
+        (PathSegment::List, Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                at.push(Value::from(i));
+                walk(item, rest, at, visit);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn representation(sg: &Supergraph, value: &Value, requires: &[Selection]) -> Option<Value> {
+    let object = value.as_object()?;
+    let typename = object.get("__typename")?.as_str()?;
+    let fragment = requires.iter().find_map(|s| match s {
+        Selection::Fragment(f) if applies(sg, &f.type_condition, typename) => Some(f),
+        _ => None,
+    })?;
+    select(sg, object, &fragment.selections, typename).map(Value::Object)
+}
+
+fn applies(sg: &Supergraph, condition: &str, typename: &str) -> bool {
+    condition == typename || sg.api_schema.is_subtype(condition, typename)
+}
+
+/// Copies the selected fields out of `object`; `None` if one is missing.
+fn select(
+    sg: &Supergraph,
+    object: &Map<String, Value>,
+    sels: &[Selection],
+    typename: &str,
+) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    for selection in sels {
+        match selection {
+            Selection::Field(field) => {
+                let key = field.response_key().as_str();
+                let value = object.get(key)?;
+                let value = match value {
+                    Value::Object(child) if !field.selections.is_empty() => {
+                        let child_type = child
+                            .get("__typename")
+                            .and_then(Value::as_str)
+                            .unwrap_or(field.ty.inner_named_type());
+                        Value::Object(select(sg, child, &field.selections, child_type)?)
+                    }
+                    Value::Array(items) if !field.selections.is_empty() => Value::Array(
+                        items
+                            .iter()
+                            .map(|item| match item.as_object() {
+                                Some(child) => select(
+                                    sg,
+                                    child,
+                                    &field.selections,
+                                    field.ty.inner_named_type(),
+                                )
+                                .map(Value::Object),
+                                None => Some(item.clone()),
+                            })
+                            .collect::<Option<Vec<_>>>()?,
+                    ),
+                    other => other.clone(),
+                };
+                out.insert(key.to_owned(), value);
+            }
+            Selection::Fragment(fragment) if applies(sg, &fragment.type_condition, typename) => {
+                out.extend(select(sg, object, &fragment.selections, typename)?);
+            }
+            Selection::Fragment(_) => {}
+        }
+    }
+    Some(out)
+}
+
+/// The value at a concrete path, if present.
+pub fn get_mut<'v>(data: &'v mut Value, path: &[Value]) -> Option<&'v mut Value> {
+    let mut current = data;
+    for segment in path {
+        current = match (segment, current) {
+            (Value::String(key), Value::Object(map)) => map.get_mut(key.as_str())?,
+            (Value::Number(n), Value::Array(items)) => {
+                items.get_mut(usize::try_from(n.as_u64()?).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// Deep-merges `source` into `target`. A `null` never erases data already there.
+pub fn merge(target: &mut Value, source: Value) {
+    match (target, source) {
+        (Value::Object(target), Value::Object(source)) => {
+            for (key, value) in source {
+                match target.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        target.insert(key, value);
+                    }
+                }
+            }
+        }
+        (Value::Array(target), Value::Array(source)) if target.len() == source.len() => {
+            for (t, s) in target.iter_mut().zip(source) {
+                merge(t, s);
+            }
+        }
+        (target, source) => {
+            if !source.is_null() || !target.is_object() {
+                *target = source;
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! HTTP calls to subgraphs: pooled keep-alive connections, per-subgraph timeouts, and
+//! coalescing of identical in-flight requests.
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use parking_lot::Mutex;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a subgraph request produced no usable response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("HTTP fetch failed from '{service}': {status}")]
+    Status { service: String, status: u16 },
+    #[error("HTTP fetch failed from '{service}': request timed out after {millis}ms")]
+    Timeout { service: String, millis: u128 },
+    #[error("HTTP fetch failed from '{service}': {message}")]
+    Transport { service: String, message: String },
+    #[error("HTTP fetch failed from '{service}': invalid GraphQL response: {message}")]
+    Malformed { service: String, message: String },
+}
+
+impl FetchError {
+    /// Stable error code for `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::Timeout { .. } => "SUBREQUEST_TIMEOUT",
+            _ => "SUBREQUEST_HTTP_ERROR",
+        }
+    }
+
+    pub fn service(&self) -> &str {
+        match self {
+            FetchError::Status { service, .. }
+            | FetchError::Timeout { service, .. }
+            | FetchError::Transport { service, .. }
+            | FetchError::Malformed { service, .. } => service,
+        }
+    }
+}
+
+/// A subgraph's GraphQL response.
+#[derive(Debug, Default)]
+pub struct SubgraphResponse {
+    pub data: Option<Value>,
+    pub errors: Vec<Value>,
+}
+
+/// One request to a subgraph: everything that is forwarded is part of the coalescing key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SubgraphRequest {
+    pub url: String,
+    pub body: Bytes,
+    /// Forwarded headers (`Authorization` and configured ones), sorted by name.
+    pub headers: Vec<(String, String)>,
+}
+
+type Outcome = Result<Arc<SubgraphResponse>, FetchError>;
+type InFlight = Shared<BoxFuture<'static, Outcome>>;
+
+/// Client shared by all requests of one router instance.
+pub struct SubgraphClient {
+    http: reqwest::Client,
+    in_flight: Mutex<HashMap<SubgraphRequest, InFlight>>,
+}
+
+impl Default for SubgraphClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SubgraphClient {
+    pub fn new() -> SubgraphClient {
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
+        SubgraphClient {
+            http,
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends `request`, or joins an identical request already in flight.
+    pub async fn fetch(
+        &self,
+        service: &str,
+        request: SubgraphRequest,
+        timeout: Duration,
+    ) -> Outcome {
+        let shared = {
+            let mut in_flight = self.in_flight.lock();
+            match in_flight.get(&request) {
+                Some(existing) => existing.clone(),
+                None => {
+                    let future = send(
+                        self.http.clone(),
+                        service.to_owned(),
+                        request.clone(),
+                        timeout,
+                    )
+                    .boxed()
+                    .shared();
+                    in_flight.insert(request.clone(), future.clone());
+                    future
+                }
+            }
+        };
+        let outcome = shared.clone().await;
+        let mut in_flight = self.in_flight.lock();
+        if in_flight.get(&request).is_some_and(|f| f.ptr_eq(&shared)) {
+            in_flight.remove(&request);
+        }
+        outcome
+    }
+}
+
+async fn send(
+    http: reqwest::Client,
+    service: String,
+    request: SubgraphRequest,
+    timeout: Duration,
+) -> Outcome {
+    let mut builder = http
+        .post(&request.url)
+        .header("content-type", "application/json")
+        .header(
+            "accept",
+            "application/graphql-response+json, application/json",
+        )
+        .body(request.body);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let call = async {
+        let response = builder.send().await.map_err(|e| FetchError::Transport {
+            service: service.clone(),
+            message: e.to_string(),
+        })?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| FetchError::Transport {
+            service: service.clone(),
+            message: e.to_string(),
+        })?;
+        parse_response(&service, status.as_u16(), &body)
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Ok(outcome) => outcome.map(Arc::new),
+        Err(_) => Err(FetchError::Timeout {
+            service,
+            millis: timeout.as_millis(),
+        }),
+    }
+}
+
+/// A non-2xx status is an error unless the body is a GraphQL response (per GraphQL over
+/// HTTP, `application/graphql-response+json` may carry one with a 4xx/5xx status).
+fn parse_response(service: &str, status: u16, body: &[u8]) -> Result<SubgraphResponse, FetchError> {
+    let parsed: Result<Value, _> = serde_json::from_slice(body);
+    let object = match parsed {
+        Ok(Value::Object(map)) if map.contains_key("data") || map.contains_key("errors") => map,
+        _ if !(200..300).contains(&status) => {
+            return Err(FetchError::Status {
+                service: service.to_owned(),
+                status,
+            });
+        }
+        Ok(_) => {
+            return Err(FetchError::Malformed {
+                service: service.to_owned(),
+                message: "expected an object with `data` or `errors`".into(),
+            })
+        }
+        Err(e) => {
+            return Err(FetchError::Malformed {
+                service: service.to_owned(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let mut object = object;
+    let data = object.remove("data").filter(|d| !d.is_null());
+    let errors = match object.remove("errors") {
+        Some(Value::Array(errors)) => errors,
+        _ => Vec::new(),
+    };
+    Ok(SubgraphResponse { data, errors })
+}

@@ -1,0 +1,271 @@
+//! Runs a query plan: parallel nodes concurrently, one `_entities` request per entity step
+//! with deduplicated representations, results merged in place into one response tree.
+
+pub mod entities;
+pub mod fetch;
+
+use crate::plan::{FetchNode, PathSegment, PlanNode};
+use crate::supergraph::Supergraph;
+use bytes::Bytes;
+use entities::{collect, get_mut, merge, ResponsePath};
+use fetch::{FetchError, SubgraphClient, SubgraphRequest, SubgraphResponse};
+use futures::future::{join_all, BoxFuture, FutureExt};
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per-request execution inputs.
+pub struct ExecutionContext<'a> {
+    pub supergraph: &'a Supergraph,
+    pub client: &'a SubgraphClient,
+    /// Coerced client variables.
+    pub variables: &'a Map<String, Value>,
+    /// Headers forwarded to every subgraph, sorted by name.
+    pub headers: Vec<(String, String)>,
+    pub default_timeout: Duration,
+    /// Per-subgraph overrides of `default_timeout`, by subgraph name.
+    pub timeouts: &'a HashMap<String, Duration>,
+}
+
+/// The merged data and the errors gathered while executing.
+pub struct ExecutionOutput {
+    pub data: Value,
+    pub errors: Vec<Value>,
+}
+
+struct State {
+    data: Mutex<Value>,
+    errors: Mutex<Vec<Value>>,
+}
+
+/// Executes `plan` and returns the raw merged data (not yet shaped for the client).
+pub async fn execute(ctx: &ExecutionContext<'_>, plan: Option<&PlanNode>) -> ExecutionOutput {
+    let state = State {
+        data: Mutex::new(Value::Object(Map::new())),
+        errors: Mutex::new(Vec::new()),
+    };
+    if let Some(node) = plan {
+        run(ctx, &state, node).await;
+    }
+    ExecutionOutput {
+        data: state.data.into_inner(),
+        errors: state.errors.into_inner(),
+    }
+}
+
+fn run<'a>(
+    ctx: &'a ExecutionContext<'a>,
+    state: &'a State,
+    node: &'a PlanNode,
+) -> BoxFuture<'a, ()> {
+    async move {
+        match node {
+            PlanNode::Sequence(nodes) => {
+                for node in nodes {
+                    run(ctx, state, node).await;
+                }
+            }
+            PlanNode::Parallel(nodes) => {
+                join_all(nodes.iter().map(|n| run(ctx, state, n))).await;
+            }
+            PlanNode::Fetch(fetch) => root_fetch(ctx, state, fetch).await,
+            PlanNode::Flatten { path, fetch } => entity_fetch(ctx, state, path, fetch).await,
+        }
+    }
+    .boxed()
+}
+
+async fn root_fetch(ctx: &ExecutionContext<'_>, state: &State, fetch: &FetchNode) {
+    let variables = used_variables(ctx, fetch, None);
+    match send(ctx, fetch, variables).await {
+        Ok(response) => {
+            let errors = response
+                .errors
+                .iter()
+                .map(|e| with_service(e.clone(), &fetch.service_name, None));
+            state.errors.lock().extend(errors);
+            if let Some(data) = take_data(response) {
+                merge(&mut state.data.lock(), data);
+            }
+        }
+        Err(error) => state.errors.lock().push(fetch_error(&error, None)),
+    }
+}
+
+async fn entity_fetch(
+    ctx: &ExecutionContext<'_>,
+    state: &State,
+    path: &[PathSegment],
+    fetch: &FetchNode,
+) {
+    let requires = fetch.requires.as_deref().unwrap_or_default();
+    let mut reps = collect(ctx.supergraph, &state.data.lock(), path, requires);
+    if reps.unique.is_empty() {
+        return;
+    }
+    let representations = Value::Array(std::mem::take(&mut reps.unique));
+    let variables = used_variables(ctx, fetch, Some(representations));
+    let response = match send(ctx, fetch, variables).await {
+        Ok(response) => response,
+        Err(error) => {
+            let first = reps.positions.first().and_then(|p| p.first()).cloned();
+            state
+                .errors
+                .lock()
+                .push(fetch_error(&error, first.or_else(|| Some(plan_path(path)))));
+            return;
+        }
+    };
+    let errors = response.errors.iter().map(|e| {
+        let path = entity_error_path(e, &reps.positions);
+        with_service(e.clone(), &fetch.service_name, path)
+    });
+    state.errors.lock().extend(errors);
+    let had_errors = !response.errors.is_empty();
+    let entities = match take_data(response) {
+        Some(Value::Object(mut data)) => data.remove("_entities"),
+        _ => None,
+    };
+    let Some(Value::Array(entities)) = entities else {
+        if !had_errors {
+            let error = malformed(&fetch.service_name, "missing `_entities` in the response");
+            state
+                .errors
+                .lock()
+                .push(fetch_error(&error, Some(plan_path(path))));
+        }
+        return;
+    };
+    let mut data = state.data.lock();
+    for (entity, positions) in entities.into_iter().zip(&reps.positions) {
+        let Some((last, others)) = positions.split_last() else {
+            continue;
+        };
+        for position in others {
+            if let Some(target) = get_mut(&mut data, position) {
+                merge(target, entity.clone());
+            }
+        }
+        if let Some(target) = get_mut(&mut data, last) {
+            merge(target, entity);
+        }
+    }
+}
+
+async fn send(
+    ctx: &ExecutionContext<'_>,
+    fetch: &FetchNode,
+    variables: Map<String, Value>,
+) -> Result<Arc<SubgraphResponse>, FetchError> {
+    let service = &ctx.supergraph.subgraphs[fetch.graph];
+    let body = json!({ "query": fetch.operation, "variables": variables });
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    let request = SubgraphRequest {
+        url: service.url.clone(),
+        body,
+        headers: ctx.headers.clone(),
+    };
+    let timeout = ctx
+        .timeouts
+        .get(&service.name)
+        .copied()
+        .unwrap_or(ctx.default_timeout);
+    ctx.client.fetch(&service.name, request, timeout).await
+}
+
+fn used_variables(
+    ctx: &ExecutionContext<'_>,
+    fetch: &FetchNode,
+    representations: Option<Value>,
+) -> Map<String, Value> {
+    let mut variables = Map::new();
+    if let Some(reps) = representations {
+        variables.insert("representations".into(), reps);
+    }
+    for name in &fetch.variable_usages {
+        if let Some(value) = ctx.variables.get(name.as_str()) {
+            variables.insert(name.to_string(), value.clone());
+        }
+    }
+    variables
+}
+
+fn plan_path(path: &[PathSegment]) -> ResponsePath {
+    path.iter()
+        .take_while(|s| matches!(s, PathSegment::Key(_)))
+        .map(|s| match s {
+            PathSegment::Key(k) => Value::String(k.to_string()),
+            PathSegment::List => Value::Null,
+        })
+        .collect()
+}
+
+/// `["_entities", i, rest..]` becomes the client path of representation `i` plus `rest`.
+fn entity_error_path(error: &Value, positions: &[Vec<ResponsePath>]) -> Option<ResponsePath> {
+    let path = error.get("path")?.as_array()?;
+    if path.first().and_then(Value::as_str) != Some("_entities") {
+        return None;
+    }
+    let index = usize::try_from(path.get(1)?.as_u64()?).ok()?;
+    let mut client = positions.get(index)?.first()?.clone();
+    client.extend(path.iter().skip(2).cloned());
+    Some(client)
+}
+
+/// Adds `extensions.serviceName` and, for entity errors, the rewritten path.
+fn with_service(mut error: Value, service: &str, path: Option<ResponsePath>) -> Value {
+    if !error.is_object() {
+        error = json!({ "message": error.to_string() });
+    }
+    let object = error.as_object_mut().expect("made an object above");
+    // Locations point into the subgraph operation, which the client never saw.
+    object.remove("locations");
+    match path {
+        Some(path) => {
+            object.insert("path".into(), Value::Array(path));
+        }
+        None if object
+            .get("path")
+            .and_then(Value::as_array)
+            .is_some_and(|p| p.first().and_then(Value::as_str) == Some("_entities")) =>
+        {
+            object.remove("path");
+        }
+        None => {}
+    }
+    let extensions = object
+        .entry("extensions")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(extensions) = extensions {
+        extensions.insert("serviceName".into(), Value::String(service.to_owned()));
+    }
+    error
+}
+
+fn fetch_error(error: &FetchError, path: Option<ResponsePath>) -> Value {
+    let mut value = json!({
+        "message": error.to_string(),
+        "extensions": { "code": error.code(), "serviceName": error.service() },
+    });
+    if let Some(path) = path.filter(|p| !p.is_empty()) {
+        value["path"] = Value::Array(path);
+    }
+    value
+}
+
+fn malformed(service: &str, message: &str) -> FetchError {
+    FetchError::Malformed {
+        service: service.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Takes the data out of a response, cloning only when a coalesced twin still shares it.
+fn take_data(response: Arc<SubgraphResponse>) -> Option<Value> {
+    match Arc::try_unwrap(response) {
+        Ok(response) => response.data,
+        Err(shared) => shared.data.clone(),
+    }
+}

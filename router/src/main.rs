@@ -1,0 +1,102 @@
+//! `router serve` and `router plan`.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "router", about = "Apollo Federation v2 router")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve GraphQL over HTTP for a supergraph, reloading it when the file changes.
+    Serve {
+        #[arg(long)]
+        supergraph: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:4000")]
+        listen: SocketAddr,
+        /// Request headers forwarded to subgraphs besides Authorization (repeatable).
+        #[arg(long = "forward-header")]
+        forward_headers: Vec<String>,
+        /// Default subgraph timeout in milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        subgraph_timeout_ms: u64,
+    },
+    /// Print the query plan of an operation.
+    Plan {
+        #[arg(long)]
+        supergraph: PathBuf,
+        /// A file containing the operation, or the operation text itself.
+        #[arg(long)]
+        query: String,
+        #[arg(long)]
+        operation_name: Option<String>,
+        /// Variables as a JSON object (they decide @skip/@include).
+        #[arg(long)]
+        variables: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            supergraph,
+            listen,
+            forward_headers,
+            subgraph_timeout_ms,
+        } => {
+            let mut config = router::Config::new(supergraph);
+            config.listen = listen;
+            config.forward_headers = forward_headers;
+            config.execution.subgraph_timeout =
+                std::time::Duration::from_millis(subgraph_timeout_ms);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(%listen, "router listening");
+            let shutdown = CancellationToken::new();
+            let on_signal = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
+            });
+            router::serve(config, listener, shutdown).await?;
+        }
+        Command::Plan {
+            supergraph,
+            query,
+            operation_name,
+            variables,
+        } => {
+            let sdl = std::fs::read_to_string(&supergraph)
+                .with_context(|| format!("reading {}", supergraph.display()))?;
+            let sg = router::supergraph::Supergraph::parse(&sdl)?;
+            let query = match std::fs::read_to_string(&query) {
+                Ok(text) => text,
+                Err(_) => query,
+            };
+            let variables = match variables {
+                Some(text) => {
+                    serde_json::from_str(&text).context("--variables must be a JSON object")?
+                }
+                None => serde_json::Map::new(),
+            };
+            let plan =
+                router::pipeline::plan_only(&sg, &query, operation_name.as_deref(), variables)?;
+            println!("{plan}");
+        }
+    }
+    Ok(())
+}

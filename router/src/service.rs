@@ -1,0 +1,164 @@
+//! One GraphQL request through every pipeline stage, independent of HTTP.
+
+use crate::execute::fetch::SubgraphClient;
+use crate::execute::{execute, ExecutionContext};
+use crate::pipeline::{prepare, Caches, PreparedOperation, RequestError};
+use crate::response::shape;
+use crate::supergraph::{Supergraph, SupergraphError};
+use apollo_compiler::ast::OperationType;
+use apollo_compiler::response::JsonMap;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Execution settings that do not depend on the supergraph.
+#[derive(Debug, Clone)]
+pub struct ExecutionSettings {
+    pub subgraph_timeout: Duration,
+    pub subgraph_timeouts: HashMap<String, Duration>,
+    pub plan_cache_size: usize,
+}
+
+impl Default for ExecutionSettings {
+    fn default() -> Self {
+        ExecutionSettings {
+            subgraph_timeout: Duration::from_secs(30),
+            subgraph_timeouts: HashMap::new(),
+            plan_cache_size: 512,
+        }
+    }
+}
+
+/// Immutable per-supergraph state; replaced as a whole on reload.
+pub struct RouterState {
+    pub supergraph: Arc<Supergraph>,
+    pub caches: Caches,
+    pub client: Arc<SubgraphClient>,
+    pub settings: ExecutionSettings,
+}
+
+impl RouterState {
+    /// Parses `sdl` into a ready state sharing `client`'s connection pools.
+    pub fn new(
+        sdl: &str,
+        client: Arc<SubgraphClient>,
+        settings: ExecutionSettings,
+    ) -> Result<RouterState, SupergraphError> {
+        let supergraph = Arc::new(Supergraph::parse(sdl)?);
+        Ok(RouterState {
+            supergraph,
+            caches: Caches::new(settings.plan_cache_size),
+            client,
+            settings,
+        })
+    }
+}
+
+/// A GraphQL request as received over HTTP.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct GraphQLRequest {
+    pub query: String,
+    #[serde(rename = "operationName", default)]
+    pub operation_name: Option<String>,
+    #[serde(default)]
+    pub variables: Option<Map<String, Value>>,
+}
+
+/// The result of a request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A request error: the response has no `data`.
+    Rejected(Vec<Value>),
+    /// A mutation arrived over GET.
+    MutationNotAllowed,
+    /// An executed operation (possibly with field errors and partial data).
+    Executed { data: Value, errors: Vec<Value> },
+}
+
+/// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
+/// `headers` are forwarded to subgraphs; `allow_mutation` is false for GET requests.
+pub async fn run_request(
+    state: &RouterState,
+    request: GraphQLRequest,
+    headers: Vec<(String, String)>,
+    allow_mutation: bool,
+) -> Outcome {
+    let sg = &*state.supergraph;
+    let variables = request.variables.unwrap_or_default();
+    let prepared = prepare(
+        sg,
+        &state.caches,
+        &request.query,
+        request.operation_name.as_deref(),
+        variables,
+    );
+    let (prepared, variables) = match prepared {
+        Ok(ok) => ok,
+        Err(error) => return Outcome::Rejected(error.to_graphql_errors()),
+    };
+    if prepared.operation.kind == OperationType::Mutation && !allow_mutation {
+        return Outcome::MutationNotAllowed;
+    }
+    let introspection = match introspect(sg, &prepared, &variables) {
+        Ok(result) => result,
+        Err(error) => return Outcome::Rejected(error.to_graphql_errors()),
+    };
+    let ctx = ExecutionContext {
+        supergraph: sg,
+        client: &state.client,
+        variables: &variables,
+        headers,
+        default_timeout: state.settings.subgraph_timeout,
+        timeouts: &state.settings.subgraph_timeouts,
+    };
+    let output = execute(&ctx, prepared.plan.root.as_ref()).await;
+    let mut errors = output.errors;
+    let data = shape(
+        sg,
+        &prepared.operation,
+        output.data,
+        introspection,
+        &mut errors,
+    );
+    Outcome::Executed { data, errors }
+}
+
+/// Answers `__schema`/`__type` from the API schema.
+fn introspect(
+    sg: &Supergraph,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+) -> Result<Option<Map<String, Value>>, RequestError> {
+    if !prepared.has_introspection {
+        return Ok(None);
+    }
+    let doc = &prepared.document;
+    let input: JsonMap = variables
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.clone().into()))
+        .collect();
+    let invalid = |e: apollo_compiler::request::RequestError| {
+        RequestError::Variables(e.message().to_string())
+    };
+    let coerced =
+        apollo_compiler::request::coerce_variable_values(&sg.api_schema, &doc.operation, &input)
+            .map_err(invalid)?;
+    apollo_compiler::introspection::check_max_depth(&doc.document, &doc.operation)
+        .map_err(invalid)?;
+    let response = apollo_compiler::introspection::partial_execute(
+        &sg.api_schema,
+        &sg.implementers,
+        &doc.document,
+        &doc.operation,
+        &coerced,
+    )
+    .map_err(invalid)?;
+    let data = response
+        .data
+        .map(|d| serde_json::to_value(d).unwrap_or(Value::Null));
+    Ok(match data {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    })
+}
