@@ -40,6 +40,9 @@ enum Command {
         /// Variables as a JSON object (they decide @skip/@include).
         #[arg(long)]
         variables: Option<String>,
+        /// Progressive @override labels to plan as enabled (repeatable).
+        #[arg(long = "enable-label")]
+        enabled_labels: Vec<String>,
     },
 }
 
@@ -79,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             query,
             operation_name,
             variables,
+            enabled_labels,
         } => {
             let sdl = std::fs::read_to_string(&supergraph)
                 .with_context(|| format!("reading {}", supergraph.display()))?;
@@ -93,8 +97,13 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => serde_json::Map::new(),
             };
-            let plan =
-                router::pipeline::plan_only(&sg, &query, operation_name.as_deref(), variables)?;
+            let plan = router::pipeline::plan_only(
+                &sg,
+                &query,
+                operation_name.as_deref(),
+                variables,
+                &enabled_labels,
+            )?;
             println!("{plan}");
         }
     }

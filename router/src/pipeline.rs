@@ -170,6 +170,7 @@ pub fn normalize_and_plan(
     sg: &Supergraph,
     prepared: Arc<PreparedDocument>,
     variables: &Map<String, Value>,
+    enabled_labels: &[String],
 ) -> Result<PreparedOperation, RequestError> {
     let operation = normalize(
         &sg.api_schema,
@@ -177,7 +178,7 @@ pub fn normalize_and_plan(
         &prepared.operation,
         variables,
     )?;
-    let plan = plan(sg, &operation)?;
+    let plan = plan(sg, &operation, enabled_labels)?;
     let has_introspection = operation.kind == OperationType::Query
         && prepared
             .operation
@@ -223,22 +224,62 @@ pub fn prepare(
                 .unwrap_or(false)
         })
         .collect();
+    let labels = roll_override_labels(sg);
+    key.conditions
+        .extend(sg.override_labels.iter().map(|l| labels.contains(l)));
     if let Some(prepared) = caches.plans.get(&key) {
         return Ok((prepared, variables));
     }
-    let prepared = Arc::new(normalize_and_plan(sg, document, &variables)?);
+    let prepared = Arc::new(normalize_and_plan(sg, document, &variables, &labels)?);
     caches.plans.insert(key, prepared.clone());
     Ok((prepared, variables))
 }
 
-/// Plans `query` without executing it (the `router plan` command).
+/// Plans `query` without executing it (the `router plan` command), with the given
+/// progressive `@override` labels enabled.
 pub fn plan_only(
     sg: &Supergraph,
     query: &str,
     operation_name: Option<&str>,
     variables: Map<String, Value>,
+    enabled_labels: &[String],
 ) -> Result<QueryPlan, RequestError> {
     let prepared = Arc::new(parse_and_validate(sg, query, operation_name)?);
     let variables = coerce_variables(sg, &prepared, variables)?;
-    Ok(normalize_and_plan(sg, prepared, &variables)?.plan)
+    Ok(normalize_and_plan(sg, prepared, &variables, enabled_labels)?.plan)
+}
+
+/// Decides, for one request, which progressive `@override` labels are enabled:
+/// `percent(N)` is enabled for N% of requests; other labels (feature flags the router has
+/// no source for) stay disabled, so the original subgraph keeps serving.
+pub fn roll_override_labels(sg: &Supergraph) -> Vec<String> {
+    sg.override_labels
+        .iter()
+        .filter(|label| match percent(label) {
+            Some(p) => random_percent() < p,
+            None => false,
+        })
+        .cloned()
+        .collect()
+}
+
+fn percent(label: &str) -> Option<f64> {
+    let inner = label.strip_prefix("percent(")?.strip_suffix(')')?;
+    inner
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=100.0).contains(p))
+}
+
+/// A uniform value in `[0, 100)` from the standard library's randomly keyed hasher.
+fn random_percent() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64 * 100.0
 }

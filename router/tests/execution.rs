@@ -180,3 +180,17 @@ async fn introspection_is_answered_from_the_api_schema() {
     );
     assert_eq!(demo.counts(), [0, 0, 0, 0]);
 }
+
+#[tokio::test]
+async fn client_alias_named_like_a_key_field_does_not_corrupt_representations() {
+    let (demo, app) = demo().await;
+    let query = "{ topProducts(first: 1) { upc: name reviews { body } } }";
+    let (_, _, body) = post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(
+        body,
+        json!({ "data": { "topProducts": [
+        { "upc": "Table", "reviews": [ { "body": "Love it!" }, { "body": "Prefer something else." } ] } ] } })
+    );
+    let reps = &demo.reviews.requests()[0].body["variables"]["representations"];
+    assert_eq!(reps, &json!([{ "__typename": "Product", "upc": "1" }]));
+}

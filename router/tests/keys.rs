@@ -67,3 +67,23 @@ fn nested_entities_cross_subgraphs_several_times() {
         }
     "#);
 }
+
+#[test]
+fn client_alias_colliding_with_a_key_field_gets_the_key_aliased() {
+    let q = "{ topProducts { upc: name reviews { body } } }";
+    insta::assert_snapshot!(plan("demo", q), @r#"
+        QueryPlan {
+          Sequence {
+            Fetch(service: "products") {
+              query { topProducts { upc: name __typename upc__internal: upc } }
+            },
+            Flatten(path: "topProducts.@") {
+              Fetch(service: "reviews") {
+                { ... on Product { __typename upc__internal: upc } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { reviews { body } } } }
+              },
+            },
+          },
+        }
+    "#);
+}

@@ -108,8 +108,8 @@ fn select(
     for selection in sels {
         match selection {
             Selection::Field(field) => {
-                let key = field.response_key().as_str();
-                let value = object.get(key)?;
+                // Read under the (possibly internal) alias, send under the field name.
+                let value = object.get(field.response_key().as_str())?;
                 let value = match value {
                     Value::Object(child) if !field.selections.is_empty() => {
                         let child_type = child
@@ -135,7 +135,7 @@ fn select(
                     ),
                     other => other.clone(),
                 };
-                out.insert(key.to_owned(), value);
+                out.insert(field.name.to_string(), value);
             }
             Selection::Fragment(fragment) if applies(sg, &fragment.type_condition, typename) => {
                 out.extend(select(sg, object, &fragment.selections, typename)?);

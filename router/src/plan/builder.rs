@@ -6,6 +6,7 @@
 //! entity key that the current subgraph can resolve; `@requires` fields are planned first
 //! and the jump depends on every group that fetches them.
 
+use super::aliases::{avoid_conflicts, client_fields, ClientField};
 use super::tree::{build_tree, Group};
 use super::{PathSegment, QueryPlan};
 use crate::operation::{
@@ -14,6 +15,7 @@ use crate::operation::{
 use crate::supergraph::{GraphId, Key, Supergraph};
 use apollo_compiler::ast::{OperationType, Type};
 use apollo_compiler::Name;
+use std::rc::Rc;
 
 /// Why an operation cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +45,12 @@ impl PlanError {
     }
 }
 
-/// Plans a normalized operation against a supergraph. Pure: no IO.
+/// Plans a normalized operation against a supergraph with the given progressive
+/// `@override` labels enabled. Pure: no IO.
 pub fn plan(
     supergraph: &Supergraph,
     operation: &NormalizedOperation,
+    enabled_labels: &[String],
 ) -> Result<QueryPlan, PlanError> {
     if operation.kind == OperationType::Subscription {
         return Err(PlanError::Subscription);
@@ -56,6 +60,7 @@ pub fn plan(
         groups: Vec::new(),
         touched: Vec::new(),
         depth: 0,
+        labels: enabled_labels,
     };
     let roots = planner.plan_root(operation)?;
     let root = build_tree(supergraph, operation, planner.groups, &roots);
@@ -69,6 +74,8 @@ struct Planner<'a> {
     touched: Vec<usize>,
     /// Nesting of key/requires planning, bounded to reject cyclic key chains.
     depth: usize,
+    /// Enabled progressive `@override` labels.
+    labels: &'a [String],
 }
 
 const MAX_JUMP_DEPTH: usize = 16;
@@ -81,6 +88,8 @@ struct Ctx<'p> {
     provides: Option<&'p [Selection]>,
     /// At the root of an entity fetch, `@requires` fields are satisfied by the representation.
     entity_root: bool,
+    /// The client's fields at this level, which planner-added fields must not collide with.
+    client: Rc<[ClientField]>,
 }
 
 /// How the current subgraph can resolve a field.
@@ -93,6 +102,7 @@ enum Local<'a> {
 impl<'a> Planner<'a> {
     fn plan_root(&mut self, op: &NormalizedOperation) -> Result<Vec<usize>, PlanError> {
         let mut roots: Vec<usize> = Vec::new();
+        let client = client_fields(&op.selections);
         for selection in &op.selections {
             let Selection::Field(field) = selection else {
                 return Err(PlanError::Unsupported("fragment on the root type".into()));
@@ -127,6 +137,7 @@ impl<'a> Planner<'a> {
                 path: Vec::new(),
                 provides: None,
                 entity_root: false,
+                client: client.clone(),
             };
             let out = self.plan_level(&ctx, &op.root_type, std::slice::from_ref(selection))?;
             merge_all(&mut self.groups[group].selections, out);
@@ -154,7 +165,7 @@ impl<'a> Planner<'a> {
         } else {
             fdef.sources
                 .iter()
-                .filter(|s| !s.external)
+                .filter(|s| !s.external && s.active(self.labels))
                 .map(|s| (s.graph, s.requires.is_some()))
                 .collect()
         };
@@ -238,7 +249,10 @@ impl<'a> Planner<'a> {
                 provides: Some(provided.selections.as_slice()),
             };
         }
-        match self.sg.field_source(parent, field, self.graph(ctx)) {
+        match self
+            .sg
+            .field_source_with(parent, field, self.graph(ctx), self.labels)
+        {
             None => Local::No,
             Some(None) => Local::Yes { provides: None },
             Some(Some(src)) if src.external => Local::No,
@@ -287,7 +301,7 @@ impl<'a> Planner<'a> {
                 let target = self.choose_graph(parent, field, existing.into_iter())?;
                 let requires = self
                     .sg
-                    .field_source(parent, &field.name, target)
+                    .field_source_with(parent, &field.name, target, self.labels)
                     .flatten()
                     .and_then(|s| s.requires.as_deref());
                 self.jump(ctx, parent, field, target, requires, out)
@@ -324,6 +338,7 @@ impl<'a> Planner<'a> {
             path,
             provides,
             entity_root: false,
+            client: client_fields(&field.selections),
         };
         let selections = self.plan_level(&child, field.ty.inner_named_type(), &field.selections)?;
         push_merged(
@@ -356,15 +371,14 @@ impl<'a> Planner<'a> {
         self.depth += 1;
         let mut representation = vec![Selection::Field(FieldSelection::typename())];
         merge_all(&mut representation, key.selections.clone());
-        let mark = self.touched.len();
-        // Key fields the current subgraph lacks are fetched first, like @requires fields.
-        let key_fields = self.plan_level(ctx, parent, &representation)?;
-        merge_all(out, key_fields);
         if let Some(requires) = requires {
-            let fetched = self.plan_level(ctx, parent, requires)?;
-            merge_all(out, fetched);
             merge_all(&mut representation, requires.to_vec());
         }
+        let representation = avoid_conflicts(&ctx.client, representation);
+        let mark = self.touched.len();
+        // Key fields the current subgraph lacks are fetched first, like @requires fields.
+        let fetched = self.plan_level(ctx, parent, &representation)?;
+        merge_all(out, fetched);
         self.depth -= 1;
         let mut deps = vec![ctx.group];
         deps.extend_from_slice(&self.touched[mark..]);
@@ -379,6 +393,7 @@ impl<'a> Planner<'a> {
             path: ctx.path.clone(),
             provides: None,
             entity_root: true,
+            client: ctx.client.clone(),
         };
         let sub = self.plan_level(&entity_ctx, parent, &[Selection::Field(field.clone())])?;
         let fragment = Selection::Fragment(FragmentSelection {

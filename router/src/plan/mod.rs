@@ -1,5 +1,6 @@
 //! Query plans: plain data produced by the (IO-free) planner and run by the executor.
 
+mod aliases;
 mod builder;
 pub mod cache;
 mod tree;

@@ -112,6 +112,26 @@ pub struct FieldSource {
     pub provides: Option<Vec<Selection>>,
     /// Declared `@external`: only resolvable where a `@provides` path says so.
     pub external: bool,
+    /// Progressive `@override`: the source is active only in one state of a label.
+    pub condition: Option<OverrideCondition>,
+}
+
+/// The state of an override label in which a field source is active.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverrideCondition {
+    pub label: String,
+    /// `true` on the overriding subgraph, `false` on the overridden one.
+    pub when_enabled: bool,
+}
+
+impl FieldSource {
+    /// Whether the source resolves the field given the enabled override labels.
+    pub fn active(&self, enabled_labels: &[String]) -> bool {
+        match &self.condition {
+            None => true,
+            Some(c) => enabled_labels.contains(&c.label) == c.when_enabled,
+        }
+    }
 }
 
 /// A parsed supergraph: the routing model plus the API schema clients see.
@@ -122,6 +142,8 @@ pub struct Supergraph {
     /// The schema clients introspect and operations are validated against.
     pub api_schema: Valid<Schema>,
     pub implementers: HashMap<Name, Implementers>,
+    /// Every progressive `@override` label, in first-seen order.
+    pub override_labels: Vec<String>,
 }
 
 impl Supergraph {
@@ -132,7 +154,19 @@ impl Supergraph {
         let model = parse::Model::read(&schema)?;
         let api_schema = api_schema::derive(sdl)?;
         let implementers = api_schema.implementers_map();
+        let mut override_labels: Vec<String> = Vec::new();
+        let conditions = model
+            .types
+            .values()
+            .flat_map(|t| t.fields.values())
+            .flat_map(|f| &f.sources);
+        for condition in conditions.filter_map(|s| s.condition.as_ref()) {
+            if !override_labels.contains(&condition.label) {
+                override_labels.push(condition.label.clone());
+            }
+        }
         Ok(Supergraph {
+            override_labels,
             subgraphs: model.subgraphs,
             types: model.types,
             api_schema,
@@ -160,7 +194,8 @@ impl Supergraph {
         }
     }
 
-    /// The declaration of `type_name.field` by `graph`, when it can resolve it.
+    /// The declaration of `type_name.field` by `graph`, when it can resolve it with no
+    /// override label enabled.
     ///
     /// Returns `Some(None)` for fields every subgraph of the type resolves.
     pub fn field_source(
@@ -168,6 +203,17 @@ impl Supergraph {
         type_name: &str,
         field: &str,
         graph: GraphId,
+    ) -> Option<Option<&FieldSource>> {
+        self.field_source_with(type_name, field, graph, &[])
+    }
+
+    /// Like [`Supergraph::field_source`], with the given override labels enabled.
+    pub fn field_source_with(
+        &self,
+        type_name: &str,
+        field: &str,
+        graph: GraphId,
+        enabled_labels: &[String],
     ) -> Option<Option<&FieldSource>> {
         let info = self.types.get(type_name)?;
         if !info.graphs.iter().any(|g| g.graph == graph) {
@@ -177,7 +223,11 @@ impl Supergraph {
         if field.sources.is_empty() {
             return Some(None);
         }
-        field.sources.iter().find(|s| s.graph == graph).map(Some)
+        field
+            .sources
+            .iter()
+            .find(|s| s.graph == graph && s.active(enabled_labels))
+            .map(Some)
     }
 
     /// Object types of the API schema a value of `type_name` can have at runtime.

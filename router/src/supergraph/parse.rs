@@ -4,10 +4,10 @@
 //! Federation 2 composed from Federation 1 subgraphs) and join v0.1 linked with `@core`
 //! (Federation 1 composition, where `@join__owner` names the subgraph owning an entity).
 
-use super::GraphId;
 use super::{
     FieldInfo, FieldSource, Key, SubgraphInfo, SupergraphError, TypeInGraph, TypeInfo, TypeKind,
 };
+use super::{GraphId, OverrideCondition};
 use crate::operation::{from_field_set, Selection};
 use apollo_compiler::ast::Value;
 use apollo_compiler::executable::FieldSet;
@@ -250,11 +250,16 @@ impl Reader<'_> {
                 None => None,
             };
             let external = bool_arg(directive, "external");
+            let condition = string_arg(directive, "overrideLabel").map(|label| OverrideCondition {
+                label,
+                when_enabled: directive.specified_argument_by_name("override").is_some(),
+            });
             sources.push(FieldSource {
                 graph,
                 requires,
                 provides,
                 external,
+                condition,
             });
         }
         if directives.is_empty() {
@@ -264,6 +269,7 @@ impl Reader<'_> {
                     requires: None,
                     provides: None,
                     external: false,
+                    condition: None,
                 });
             }
         } else if sources.is_empty() {
@@ -369,6 +375,7 @@ fn add_legacy_key_sources(info: &mut TypeInfo) {
                         requires: None,
                         provides: None,
                         external: false,
+                        condition: None,
                     });
                 }
             }

@@ -24,13 +24,23 @@ pub fn plan(name: &str, query: &str) -> String {
     plan_with(name, query, serde_json::json!({}))
 }
 
+/// Like [`plan`], with progressive override labels enabled.
+pub fn plan_labels(name: &str, query: &str, labels: &[&str]) -> String {
+    let sg = supergraph(name);
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    match router::pipeline::plan_only(&sg, query, None, Default::default(), &labels) {
+        Ok(plan) => plan.to_string(),
+        Err(e) => format!("error[{}]: {e}", e.code()),
+    }
+}
+
 /// Like [`plan`], with variables.
 pub fn plan_with(name: &str, query: &str, variables: serde_json::Value) -> String {
     let sg = supergraph(name);
     let serde_json::Value::Object(variables) = variables else {
         panic!("variables must be an object")
     };
-    match router::pipeline::plan_only(&sg, query, None, variables) {
+    match router::pipeline::plan_only(&sg, query, None, variables, &[]) {
         Ok(plan) => plan.to_string(),
         Err(e) => format!("error[{}]: {e}", e.code()),
     }

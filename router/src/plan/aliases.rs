@@ -1,0 +1,62 @@
+//! Keeps planner-added fields (keys, `@requires`, `__typename`) from colliding with a
+//! client field that uses the same response key for something else (`upc: name`).
+
+use crate::operation::{FieldSelection, Selection};
+use apollo_compiler::{ast, Name, Node};
+use std::rc::Rc;
+
+/// A client field at one level of the operation.
+#[derive(Debug)]
+pub(super) struct ClientField {
+    key: Name,
+    name: Name,
+    arguments: Vec<Node<ast::Argument>>,
+}
+
+/// The client's fields at one level, fragments included.
+pub(super) fn client_fields(selections: &[Selection]) -> Rc<[ClientField]> {
+    let mut out = Vec::new();
+    collect(selections, &mut out);
+    out.into()
+}
+
+fn collect(selections: &[Selection], out: &mut Vec<ClientField>) {
+    for selection in selections {
+        match selection {
+            Selection::Field(f) => out.push(ClientField {
+                key: f.response_key().clone(),
+                name: f.name.clone(),
+                arguments: f.arguments.clone(),
+            }),
+            Selection::Fragment(f) => collect(&f.selections, out),
+        }
+    }
+}
+
+/// Aliases each top-level field of `selections` whose name is a client response key bound
+/// to a different field. Representations are built from field names, so aliases are safe.
+pub(super) fn avoid_conflicts(
+    client: &[ClientField],
+    selections: Vec<Selection>,
+) -> Vec<Selection> {
+    selections
+        .into_iter()
+        .map(|selection| match selection {
+            Selection::Field(field) if conflicts(client, &field) => {
+                let alias = format!("{}__internal", field.name);
+                let alias = Name::new(&alias).expect("a name plus a suffix is a name");
+                Selection::Field(FieldSelection {
+                    alias: Some(alias),
+                    ..field
+                })
+            }
+            other => other,
+        })
+        .collect()
+}
+
+fn conflicts(client: &[ClientField], field: &FieldSelection) -> bool {
+    client.iter().any(|c| {
+        c.key == *field.response_key() && (c.name != field.name || c.arguments != field.arguments)
+    })
+}
