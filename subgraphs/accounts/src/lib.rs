@@ -50,6 +50,7 @@ impl Accounts {
         let service = Arc::new(
             AccountsService::new(
                 &infra.store,
+                infra.events.clone(),
                 signer,
                 chrono::Duration::seconds(config.access_token_ttl_secs as i64),
                 chrono::Duration::days(config.refresh_token_ttl_days as i64),

@@ -6,6 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use auth::TokenSigner;
 use base64::Engine;
+use kit::events::{DomainEvent, SharedEventStream};
 use kit::store::{
     new_id, now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, Update,
 };
@@ -25,7 +26,12 @@ pub struct Session {
     pub user: UserDoc,
 }
 
+/// The durable stream accounts publishes `UserRegistered` and `UserRenamed` on, so other
+/// subgraphs can keep the display names they need (mentions, notification texts).
+pub const EVENTS_STREAM: &str = "accounts";
+
 pub struct AccountsService {
+    events: SharedEventStream,
     users: Collection<UserDoc>,
     tokens: Collection<RefreshTokenDoc>,
     signer: Arc<TokenSigner>,
@@ -38,6 +44,7 @@ pub struct AccountsService {
 impl AccountsService {
     pub async fn new(
         store: &Store,
+        events: SharedEventStream,
         signer: Arc<TokenSigner>,
         access_ttl: chrono::Duration,
         refresh_ttl: chrono::Duration,
@@ -51,6 +58,7 @@ impl AccountsService {
             ])
             .await?;
         Ok(Self {
+            events,
             users: store.collection(USERS),
             tokens: store.collection(REFRESH_TOKENS),
             signer,
@@ -89,6 +97,7 @@ impl AccountsService {
             }
             Err(e) => return Err(e.into()),
         }
+        self.publish("UserRegistered", &user).await;
         self.issue(user, new_id()).await
     }
 
@@ -184,10 +193,25 @@ impl AccountsService {
         if let Some(url) = avatar_url {
             update = update.set_opt("avatarUrl", validate::avatar_url(url)?);
         }
-        self.users
+        let user = self
+            .users
             .update_one(&Filter::eq("id", user_id), &update)
             .await?
-            .ok_or_else(|| ApiError::not_found("user"))
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        if name.is_some() {
+            self.publish("UserRenamed", &user).await;
+        }
+        Ok(user)
+    }
+
+    /// Publishes a user's public profile after it was stored. A failure is logged, not returned:
+    /// the account change itself succeeded, and consumers fall back to a neutral name.
+    async fn publish(&self, kind: &str, user: &UserDoc) {
+        let payload = serde_json::json!({ "userId": user.id, "name": user.name });
+        let event = DomainEvent::new(kind, &user.id, payload);
+        if let Err(e) = self.events.append(EVENTS_STREAM, &event).await {
+            tracing::error!(error = %e, kind, user = %user.id, "publishing account event failed");
+        }
     }
 
     /// Users whose name or email starts with `query` (case-insensitive), by name.

@@ -628,3 +628,65 @@ async fn websocket_init_verifies_the_token() {
     assert_eq!(u16::from(closed.expect("close frame").code), 4403);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn profile_changes_are_published_as_domain_events() {
+    use kit::events::EventStream;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let ada = sign_up(&server.client, "ada@example.com", "Ada").await;
+    let as_ada = server
+        .client
+        .with_token(ada["accessToken"].as_str().expect("token"));
+    as_ada
+        .ok(
+            "mutation { updateProfile(input: {name: \"Countess\"}) { name } }",
+            json!({}),
+        )
+        .await;
+    as_ada
+        .ok(
+            "mutation { updateProfile(input: {avatarUrl: \"https://x.io/a.png\"}) { name } }",
+            json!({}),
+        )
+        .await;
+
+    let events =
+        kit::events::EmbeddedEventStream::open(&dir.path().join("events.db"), Metrics::new("t"))
+            .expect("open");
+    events
+        .ensure_group("accounts", "test")
+        .await
+        .expect("group");
+    let delivered = events
+        .read_new(
+            "accounts",
+            "test",
+            "c",
+            10,
+            std::time::Duration::from_millis(10),
+        )
+        .await
+        .expect("read");
+    let seen: Vec<(String, Value)> = delivered
+        .iter()
+        .map(|d| (d.event.kind.clone(), d.event.payload.clone()))
+        .collect();
+    let id = ada["user"]["id"].clone();
+    assert_eq!(
+        seen,
+        [
+            (
+                "UserRegistered".to_owned(),
+                json!({"userId": id, "name": "Ada"})
+            ),
+            (
+                "UserRenamed".to_owned(),
+                json!({"userId": id, "name": "Countess"})
+            ),
+        ],
+        "an avatar change is not a rename"
+    );
+    assert_eq!(delivered[0].event.actor, id.as_str().expect("id"));
+    server.stop().await;
+}

@@ -11,8 +11,16 @@ async fn federation_sdl_matches_the_checked_in_schema() {
         kit::metrics::Metrics::new("accounts"),
     );
     let signer = Arc::new(auth::TokenSigner::ephemeral("iss", "aud"));
+    let events = Arc::new(
+        kit::events::EmbeddedEventStream::open(
+            &dir.path().join("events.db"),
+            kit::metrics::Metrics::new("accounts"),
+        )
+        .expect("events"),
+    );
     let service = accounts::AccountsService::new(
         &store,
+        events,
         signer,
         chrono::Duration::minutes(15),
         chrono::Duration::days(30),

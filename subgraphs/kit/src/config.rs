@@ -43,8 +43,23 @@ pub fn load<T>(
 where
     T: Serialize + DeserializeOwned + Default,
 {
+    load_from(T::default(), file, env_prefix, aliases, env, flags)
+}
+
+/// [`load`] with a binary's own defaults (e.g. each subgraph's default port).
+pub fn load_from<T>(
+    defaults: T,
+    file: Option<&Path>,
+    env_prefix: &str,
+    aliases: &[(&str, &str)],
+    env: &BTreeMap<String, String>,
+    flags: Map<String, Value>,
+) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned,
+{
     let Value::Object(mut merged) =
-        serde_json::to_value(T::default()).map_err(|e| invalid("defaults", e))?
+        serde_json::to_value(defaults).map_err(|e| invalid("defaults", e))?
     else {
         return Err(invalid("defaults", "config must be a struct"));
     };

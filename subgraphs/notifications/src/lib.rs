@@ -1,0 +1,117 @@
+//! The notifications subgraph: notifications created only from domain events (task assigned,
+//! added to a board, mentioned in chat), stored once, streamed live, read by their recipient.
+
+pub mod events;
+pub mod model;
+pub mod schema;
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::TokenVerifier;
+use axum::Router;
+use kit::config::ServiceConfig;
+use kit::server::ServerContext;
+use kit::Infra;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use schema::{build_schema, NotificationsSchema};
+pub use service::NotificationsService;
+
+pub const SERVICE: &str = "notifications";
+
+/// How long an event may stay unacknowledged by a consumer before another replica takes it over.
+pub const RECLAIM_IDLE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Infra(#[from] kit::infra::InfraError),
+    #[error("setting up the store: {}", .0.message())]
+    Setup(kit::ApiError),
+}
+
+/// Everything the notifications service is made of.
+pub struct Notifications {
+    pub infra: Infra,
+    pub service: Arc<NotificationsService>,
+    pub schema: NotificationsSchema,
+    verifier: TokenVerifier,
+    instance: String,
+}
+
+impl Notifications {
+    /// Connects the backing services; `verifier` checks callers' tokens (normally
+    /// `TokenVerifier::remote(jwks_url, ..)`).
+    pub async fn start(
+        config: &ServiceConfig,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
+        let infra = Infra::connect(config, SERVICE).await?;
+        let service = Arc::new(
+            NotificationsService::new(&infra.store, infra.pubsub.clone())
+                .await
+                .map_err(StartError::Setup)?,
+        );
+        let schema = build_schema(service.clone(), infra.pubsub.clone());
+        Ok(Self {
+            infra,
+            service,
+            schema,
+            verifier,
+            instance: config.instance_id(),
+        })
+    }
+
+    /// Starts consuming the domain event streams (one consumer per stream in the group
+    /// `notifications`, named after this instance). Entries a dead replica left unacknowledged
+    /// for `reclaim_idle` are taken over.
+    pub fn start_consumers(
+        &self,
+        reclaim_idle: Duration,
+        shutdown: CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        events::spawn_consumers(
+            self.infra.events.clone(),
+            self.service.clone(),
+            self.infra.metrics.clone(),
+            &format!("{SERVICE}-{}", self.instance),
+            reclaim_idle,
+            shutdown,
+        )
+    }
+
+    pub fn app(&self, shutdown: CancellationToken) -> Router {
+        let ctx = ServerContext {
+            service: SERVICE,
+            verifier: self.verifier.clone(),
+            metrics: self.infra.metrics.clone(),
+            ready: self.infra.ready_check(),
+            shutdown,
+        };
+        kit::server::app(self.schema.clone(), ctx, Router::new())
+    }
+}
+
+/// Serves the subgraph and runs its consumers until `shutdown` is cancelled.
+pub async fn serve(
+    config: &ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let verifier =
+        TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience);
+    let notifications = Notifications::start(config, verifier).await?;
+    let consumers = notifications.start_consumers(RECLAIM_IDLE, shutdown.clone());
+    kit::server::serve(listener, notifications.app(shutdown.clone()), shutdown).await?;
+    futures::future::join_all(consumers).await;
+    Ok(())
+}
+
+/// The federation SDL this subgraph serves (`schema/notifications.graphql`).
+pub fn federation_sdl(schema: &NotificationsSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}

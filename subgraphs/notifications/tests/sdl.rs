@@ -1,0 +1,26 @@
+//! Golden file: the federation SDL this subgraph serves is checked in as
+//! `schema/notifications.graphql`. When it changes, the test rewrites the file and fails.
+
+#[tokio::test]
+async fn federation_sdl_matches_the_checked_in_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = kit::config::ServiceConfig {
+        data_dir: dir.path().to_owned(),
+        ..Default::default()
+    };
+    let signer = auth::TokenSigner::ephemeral("iss", "aud");
+    let verifier = auth::TokenVerifier::from_jwks(&signer.jwks(), "iss", "aud");
+    let notifications = notifications::Notifications::start(&config, verifier)
+        .await
+        .expect("start");
+    let sdl = notifications::federation_sdl(&notifications.schema);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/notifications.graphql");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != sdl {
+        std::fs::write(&path, &sdl).expect("write golden file");
+        panic!(
+            "schema/notifications.graphql was stale and has been rewritten; review and commit it"
+        );
+    }
+}
