@@ -7,6 +7,7 @@ RUN cargo build --release --locked --bins
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* && useradd --system --create-home platform
-COPY --from=build /src/target/release/platform /src/target/release/accounts /usr/local/bin/
+COPY --from=build /src/target/release/platform /src/target/release/accounts \
+    /src/target/release/notifications /usr/local/bin/
 USER platform
 WORKDIR /home/platform

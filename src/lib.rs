@@ -17,6 +17,7 @@ pub struct PlatformConfig {
     /// Interface every server binds.
     pub host: IpAddr,
     pub accounts_port: u16,
+    pub notifications_port: u16,
     pub data_dir: PathBuf,
     pub mongodb_url: Option<String>,
     pub mongodb_database: String,
@@ -36,6 +37,7 @@ impl Default for PlatformConfig {
         Self {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             accounts_port: 4001,
+            notifications_port: 4004,
             data_dir: service.data_dir,
             mongodb_url: None,
             mongodb_database: service.mongodb_database,
@@ -80,11 +82,13 @@ impl PlatformConfig {
 #[derive(Clone, Debug)]
 pub struct Urls {
     pub accounts: String,
+    pub notifications: String,
 }
 
 impl std::fmt::Display for Urls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "accounts  {}/graphql", self.accounts)
+        writeln!(f, "accounts       {}/graphql", self.accounts)?;
+        writeln!(f, "notifications  {}/graphql", self.notifications)
     }
 }
 
@@ -102,23 +106,48 @@ impl Platform {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let accounts_listener = bind(config.host, config.accounts_port, "accounts").await?;
-        let accounts_addr = accounts_listener.local_addr()?;
-        let accounts_url = format!("http://{accounts_addr}");
+        let notifications_listener =
+            bind(config.host, config.notifications_port, "notifications").await?;
+        let accounts_url = format!("http://{}", accounts_listener.local_addr()?);
+        let notifications_url = format!("http://{}", notifications_listener.local_addr()?);
         let jwks_url = format!("{accounts_url}/.well-known/jwks.json");
-
-        let accounts_config = config.service(accounts_addr, jwks_url);
-        let accounts = accounts::Accounts::start(&accounts_config).await?;
         let mut tasks = JoinSet::new();
-        let app = accounts.app(shutdown.clone());
-        let token = shutdown.clone();
+
+        let accounts_config = config.service(accounts_listener.local_addr()?, jwks_url.clone());
+        let accounts = accounts::Accounts::start(&accounts_config).await?;
+        spawn_server(
+            &mut tasks,
+            "accounts",
+            accounts_listener,
+            accounts.app(shutdown.clone()),
+            &shutdown,
+        );
+
+        let notifications_config = config.service(notifications_listener.local_addr()?, jwks_url);
+        let notifications = notifications::Notifications::start(
+            &notifications_config,
+            verifier(&notifications_config),
+        )
+        .await?;
+        let consumers =
+            notifications.start_consumers(notifications::RECLAIM_IDLE, shutdown.clone());
         tasks.spawn(async move {
-            kit::server::serve(accounts_listener, app, token)
-                .await
-                .map_err(|e| format!("accounts: {e}"))
+            futures::future::join_all(consumers).await;
+            Ok(())
         });
+        let app = notifications.app(shutdown.clone());
+        spawn_server(
+            &mut tasks,
+            "notifications",
+            notifications_listener,
+            app,
+            &shutdown,
+        );
+
         Ok(Self {
             urls: Urls {
                 accounts: accounts_url,
+                notifications: notifications_url,
             },
             tasks,
             shutdown,
@@ -142,6 +171,26 @@ impl Platform {
             None => Ok(()),
         }
     }
+}
+
+/// Subgraphs other than accounts verify tokens with the keys accounts publishes.
+fn verifier(config: &ServiceConfig) -> auth::TokenVerifier {
+    auth::TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience)
+}
+
+fn spawn_server(
+    tasks: &mut JoinSet<Result<(), String>>,
+    name: &'static str,
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: &CancellationToken,
+) {
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        kit::server::serve(listener, app, token)
+            .await
+            .map_err(|e| format!("{name}: {e}"))
+    });
 }
 
 async fn bind(host: IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {

@@ -18,6 +18,8 @@ struct Flags {
     #[arg(long)]
     accounts_port: Option<u16>,
     #[arg(long)]
+    notifications_port: Option<u16>,
+    #[arg(long)]
     log_format: Option<LogFormat>,
 }
 
@@ -28,6 +30,11 @@ async fn main() -> anyhow::Result<()> {
     config::flag(&mut overrides, "data_dir", flags.data_dir);
     config::flag(&mut overrides, "host", flags.host);
     config::flag(&mut overrides, "accounts_port", flags.accounts_port);
+    config::flag(
+        &mut overrides,
+        "notifications_port",
+        flags.notifications_port,
+    );
     config::flag(&mut overrides, "log_format", flags.log_format);
     let config: PlatformConfig = config::load(
         flags.config.as_deref(),

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 fn config(dir: &std::path::Path) -> PlatformConfig {
     PlatformConfig {
         accounts_port: 0,
+        notifications_port: 0,
         data_dir: dir.to_owned(),
         ..PlatformConfig::default()
     }
@@ -27,11 +28,19 @@ async fn platform_serves_accounts_and_stops_on_shutdown() {
     let client = GqlClient::new(format!("{}/graphql", platform.urls.accounts));
     let data = client
         .ok(
-            "mutation { signUp(input: {email: \"ada@example.com\", password: \"correct horse\", name: \"Ada\"}) { user { name } } }",
+            "mutation { signUp(input: {email: \"ada@example.com\", password: \"correct horse\", name: \"Ada\"}) { accessToken user { name } } }",
             json!({}),
         )
         .await;
     assert_eq!(data["signUp"]["user"]["name"], "Ada");
+    // Notifications verifies accounts' tokens through the published JWKS.
+    let token = data["signUp"]["accessToken"].as_str().expect("token");
+    let inbox =
+        GqlClient::new(format!("{}/graphql", platform.urls.notifications)).with_token(token);
+    let data = inbox
+        .ok("{ notifications { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(data["notifications"]["edges"], json!([]));
     assert!(
         dir.path().join("accounts.db").exists(),
         "embedded store lives in the data dir"
@@ -78,7 +87,13 @@ fn the_example_config_parses() {
 fn the_binary_prints_urls_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_platform"))
-        .args(["--accounts-port", "0", "--data-dir"])
+        .args([
+            "--accounts-port",
+            "0",
+            "--notifications-port",
+            "0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env_remove("MONGODB_URL")
         .env_remove("REDIS_URL")
