@@ -1,0 +1,102 @@
+//! The boards subgraph: boards, their members and tasks, visible to board members only.
+//!
+//! Start it with [`Boards::start`] (give it the token verifier: [`remote_verifier`] in
+//! production, a static one in tests), serve [`Boards::app`], or call [`serve`] for both.
+
+pub mod events;
+pub mod model;
+pub mod page;
+pub mod position;
+pub mod schema;
+pub mod service;
+pub mod validate;
+
+use std::sync::Arc;
+
+use auth::TokenVerifier;
+use axum::Router;
+use kit::config::ServiceConfig;
+use kit::server::ServerContext;
+use kit::Infra;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use schema::{build_schema, BoardsSchema};
+pub use service::BoardsService;
+
+/// The service name: metrics label, embedded store file (`<data_dir>/boards.db`), cache prefix.
+pub const SERVICE: &str = "boards";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Infra(#[from] kit::infra::InfraError),
+    #[error("setting up the store: {}", .0.message())]
+    Setup(kit::ApiError),
+}
+
+/// Everything the boards HTTP app is made of.
+pub struct Boards {
+    pub infra: Infra,
+    pub service: Arc<BoardsService>,
+    pub schema: BoardsSchema,
+    verifier: TokenVerifier,
+}
+
+impl Boards {
+    /// Connects the store, pub/sub, event stream and cache `config` names and builds the
+    /// schema. `verifier` checks callers' access tokens.
+    pub async fn start(
+        config: &ServiceConfig,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
+        let infra = Infra::connect(config, SERVICE).await?;
+        let service = Arc::new(
+            BoardsService::new(&infra)
+                .await
+                .map_err(StartError::Setup)?,
+        );
+        let schema = build_schema(service.clone());
+        Ok(Self {
+            infra,
+            service,
+            schema,
+            verifier,
+        })
+    }
+
+    /// The HTTP app: the kit's `/graphql` (POST, GET, WebSocket), `/health`, `/ready`, `/metrics`.
+    pub fn app(&self, shutdown: CancellationToken) -> Router {
+        let ctx = ServerContext {
+            service: SERVICE,
+            verifier: self.verifier.clone(),
+            metrics: self.infra.metrics.clone(),
+            ready: self.infra.ready_check(),
+            shutdown,
+        };
+        kit::server::app(self.schema.clone(), ctx, Router::new())
+    }
+}
+
+/// The production verifier: keys from the accounts subgraph's JWKS (`config.jwks_url`).
+pub fn remote_verifier(config: &ServiceConfig) -> TokenVerifier {
+    TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience)
+}
+
+/// Serves the boards subgraph on `listener` until `shutdown` is cancelled, verifying tokens
+/// against `config.jwks_url`.
+pub async fn serve(
+    config: &ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let boards = Boards::start(config, remote_verifier(config)).await?;
+    let app = boards.app(shutdown.clone());
+    kit::server::serve(listener, app, shutdown).await?;
+    Ok(())
+}
+
+/// The federation SDL this subgraph serves (`schema/boards.graphql`).
+pub fn federation_sdl(schema: &BoardsSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
