@@ -1,0 +1,152 @@
+//! The chat subgraph: rooms, persistent message history and live messages.
+//!
+//! - **Board rooms** (`Board.chatRoom`, id `board-<boardId>`) are created and kept in sync by
+//!   consuming the boards subgraph's domain events (stream `boards`, group `chat`); see [`sync`].
+//!   Other rooms come from `createChatRoom`, whose creator is always a member.
+//! - **Ordering.** Each message gets a per-room sequence number from one atomic `$inc` on the
+//!   room (which also checks membership), is stored under a unique `(roomId, seq)` index, and
+//!   only then announced on pub/sub. History pages by `seq`; `messageAdded` reads messages from
+//!   the store by `seq` and waits out gaps, so every subscriber on every replica sees the
+//!   history order; see [`live`].
+//! - **Mentions.** Chat does not own users, and asking the accounts subgraph at send time
+//!   would couple the two behind the router's back (and fail sends while accounts is down).
+//!   Instead chat keeps a name directory from the accounts subgraph's durable
+//!   `UserRegistered`/`UserRenamed` events (stream `accounts`, payload {userId, name}), so
+//!   resolution is a local lookup. `@handle` matches, case-insensitively and against the
+//!   room's members only, a member's user id or a member's display name compared without
+//!   spaces and punctuation (`@AdaLovelace`, `@ada_lovelace` or `@ada.lovelace` for
+//!   "Ada Lovelace"). Anything else after `@` is plain text. Mentions are resolved once, at
+//!   send (and edit) time; a later rename does not rewrite them.
+//! - Every stored message appends `MessagePosted` {roomId, messageId, authorId,
+//!   mentionedUserIds, boardId?} to the durable stream `chat`; its event id is the message id.
+
+pub mod live;
+pub mod model;
+pub mod schema;
+pub mod service;
+pub mod sync;
+pub mod text;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use auth::TokenVerifier;
+use axum::Router;
+use kit::config::ServiceConfig;
+use kit::events::{spawn_consumer, ConsumerConfig, EventHandler};
+use kit::server::ServerContext;
+use kit::Infra;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use schema::{build_schema, ChatSchema};
+pub use service::ChatService;
+
+/// The service name (metrics label, embedded store file `chat.db`).
+pub const SERVICE: &str = "chat";
+
+/// Why the chat subgraph could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Infra(#[from] kit::infra::InfraError),
+    #[error("setting up the store: {}", .0.message())]
+    Setup(kit::ApiError),
+}
+
+/// Everything the chat HTTP app is made of.
+pub struct Chat {
+    pub infra: Infra,
+    pub service: Arc<ChatService>,
+    pub schema: ChatSchema,
+    verifier: TokenVerifier,
+    consumer_name: String,
+    consumers_started: AtomicBool,
+}
+
+impl Chat {
+    /// Connects the store and events. Tokens are checked with `verifier`, normally
+    /// `TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience)`.
+    pub async fn start(
+        config: &ServiceConfig,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
+        let infra = Infra::connect(config, SERVICE).await?;
+        let service = Arc::new(
+            ChatService::new(&infra.store, infra.pubsub.clone(), infra.events.clone())
+                .await
+                .map_err(StartError::Setup)?,
+        );
+        let schema = build_schema(service.clone());
+        Ok(Self {
+            infra,
+            service,
+            schema,
+            verifier,
+            consumer_name: format!("{SERVICE}-{}", config.instance_id()),
+            consumers_started: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the consumers of board and account events (once; later calls do nothing).
+    /// They stop with `shutdown`.
+    pub fn spawn_consumers(&self, shutdown: CancellationToken) {
+        if self.consumers_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let handlers: [(&str, Arc<dyn EventHandler>); 2] = [
+            (
+                sync::BOARDS_STREAM,
+                Arc::new(sync::BoardEvents(self.service.clone())),
+            ),
+            (
+                sync::ACCOUNTS_STREAM,
+                Arc::new(sync::AccountEvents(self.service.clone())),
+            ),
+        ];
+        for (stream, handler) in handlers {
+            let config = ConsumerConfig::new(stream, sync::CONSUMER_GROUP, &self.consumer_name);
+            spawn_consumer(
+                self.infra.events.clone(),
+                config,
+                handler,
+                self.infra.metrics.clone(),
+                shutdown.clone(),
+            );
+        }
+    }
+
+    /// The HTTP app (kit's GraphQL endpoints). Also starts the event consumers, so a running
+    /// app always keeps board rooms and names in sync; all stop with `shutdown`.
+    pub fn app(&self, shutdown: CancellationToken) -> Router {
+        self.spawn_consumers(shutdown.clone());
+        let ctx = ServerContext {
+            service: SERVICE,
+            verifier: self.verifier.clone(),
+            metrics: self.infra.metrics.clone(),
+            ready: self.infra.ready_check(),
+            shutdown,
+        };
+        kit::server::app(self.schema.clone(), ctx, Router::new())
+    }
+}
+
+/// Serves the chat subgraph on `listener` until `shutdown` is cancelled, verifying tokens
+/// against the accounts JWKS named in `config`.
+pub async fn serve(
+    config: &ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let verifier =
+        TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience);
+    let chat = Chat::start(config, verifier).await?;
+    let app = chat.app(shutdown.clone());
+    kit::server::serve(listener, app, shutdown).await?;
+    Ok(())
+}
+
+/// The federation SDL this subgraph serves (`schema/chat.graphql`).
+pub fn federation_sdl(schema: &ChatSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
