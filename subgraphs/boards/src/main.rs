@@ -56,3 +56,41 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<ServiceConfig, config::ConfigError> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        config::load::<BoardsConfig>(
+            None,
+            "BOARDS_",
+            ServiceConfig::ENV_ALIASES,
+            &env,
+            Default::default(),
+        )
+        .map(|BoardsConfig(config)| config)
+    }
+
+    #[test]
+    fn boards_listens_on_4002_by_default_and_reads_its_own_prefix() {
+        assert_eq!(load(&[]).expect("defaults").listen.port(), 4002);
+        let config = load(&[
+            ("BOARDS_LISTEN", "127.0.0.1:5002"),
+            ("REDIS_URL", "redis://127.0.0.1:1"),
+        ])
+        .expect("env");
+        assert_eq!(config.listen.port(), 5002);
+        assert_eq!(config.redis_url.as_deref(), Some("redis://127.0.0.1:1"));
+        assert!(matches!(
+            load(&[("BOARDS_LISTN", "x")]),
+            Err(config::ConfigError::UnknownEnv(_))
+        ));
+    }
+}

@@ -35,17 +35,28 @@ async fn next_event(socket: &mut common::Socket, id: &str) -> Value {
     message["payload"]["data"]["taskChanged"].clone()
 }
 
-#[tokio::test]
-async fn every_task_change_reaches_subscribed_members_after_it_is_stored() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path()).await;
+const UPDATE: &str = "mutation($id: ID!) { updateTask(id: $id, input: {title: \"T2\"}) { id } }";
+const ASSIGN: &str = "mutation($id: ID!, $u: ID) { assignTask(id: $id, userId: $u) { id } }";
+const DELETE: &str = "mutation($id: ID!) { deleteTask(id: $id) }";
+
+/// A board of Ada's with Bob as a member, and Ada's socket subscribed to it as "1".
+async fn subscribed_board(
+    server: &Server,
+) -> (common::Actor, common::Actor, String, common::Socket) {
     let (ada, bob) = (server.user(), server.user());
     let board = create_board(&ada, "B").await;
     add_member(&ada, &board, &bob.id).await;
     let mut socket = server.ws(Some(&ada.id)).await;
     subscribe_tasks(&mut socket, "1", &board).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
+    (ada, bob, board, socket)
+}
 
+#[tokio::test]
+async fn a_created_task_is_published_after_it_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let (ada, bob, board, mut socket) = subscribed_board(&server).await;
     let (create, input) = (
         bob.client.clone(),
         json!({"i": {"boardId": board, "title": "T"}}),
@@ -68,23 +79,29 @@ async fn every_task_change_reaches_subscribed_members_after_it_is_stored() {
     );
     creating.await.expect("create");
     assert_eq!(created["kind"], "CREATED");
-    assert_eq!(
-        (created["boardId"].clone(), created["taskId"].clone()),
-        (json!(board), json!(task))
-    );
-    assert_eq!(created["actor"], json!({"id": bob.id}));
+    assert_eq!(created["boardId"], json!(board));
+    assert_eq!(created["actor"], json!({"id": bob.id}), "a User reference");
     assert_eq!(created["task"]["title"], "T");
     assert!(created["at"]
         .as_str()
         .is_some_and(|at| at.starts_with("20")));
+    server.stop().await;
+}
 
-    bob.client
-        .ok(
-            "mutation($id: ID!) { updateTask(id: $id, input: {title: \"T2\"}) { id } }",
-            json!({"id": task}),
-        )
-        .await;
-    assert_eq!(next_event(&mut socket, "1").await["task"]["title"], "T2");
+#[tokio::test]
+async fn updates_moves_assignments_and_deletes_reach_subscribed_members() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let (ada, bob, board, mut socket) = subscribed_board(&server).await;
+    let task = create_task(&bob, &board, "T", "TODO").await;
+    assert_eq!(next_event(&mut socket, "1").await["kind"], "CREATED");
+
+    bob.client.ok(UPDATE, json!({"id": task})).await;
+    let updated = next_event(&mut socket, "1").await;
+    assert_eq!(
+        (updated["kind"].clone(), updated["task"]["title"].clone()),
+        (json!("UPDATED"), json!("T2"))
+    );
     common::move_task(&bob, &task, "DONE", None).await;
     let moved = next_event(&mut socket, "1").await;
     assert_eq!(
@@ -92,30 +109,21 @@ async fn every_task_change_reaches_subscribed_members_after_it_is_stored() {
         (json!("MOVED"), json!("DONE"))
     );
     bob.client
-        .ok(
-            "mutation($id: ID!, $u: ID) { assignTask(id: $id, userId: $u) { id } }",
-            json!({"id": task, "u": ada.id}),
-        )
+        .ok(ASSIGN, json!({"id": task, "u": ada.id}))
         .await;
     let assigned = next_event(&mut socket, "1").await;
+    let assignee = assigned["task"]["assignee"]["id"].clone();
     assert_eq!(
-        (
-            assigned["kind"].clone(),
-            assigned["task"]["assignee"]["id"].clone()
-        ),
+        (assigned["kind"].clone(), assignee),
         (json!("ASSIGNED"), json!(ada.id))
     );
-    bob.client
-        .ok(
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({"id": task}),
-        )
-        .await;
+    bob.client.ok(DELETE, json!({"id": task})).await;
     let deleted = next_event(&mut socket, "1").await;
     assert_eq!(
         (deleted["kind"].clone(), deleted["task"].clone()),
         (json!("DELETED"), Value::Null)
     );
+    assert_eq!(deleted["taskId"], json!(task));
     server.stop().await;
 }
 
@@ -196,23 +204,17 @@ async fn domain_events_describe_boards_members_and_assignments() {
     add_member(&ada, &board, &bob.id).await;
     let input = json!({"boardId": board, "title": "Ship", "assigneeId": bob.id});
     let task = ada.client.ok(CREATE_TASK, json!({"i": input})).await["createTask"]["id"].clone();
-    let assign = "mutation($id: ID!, $u: ID) { assignTask(id: $id, userId: $u) { id } }";
-    bob.client
-        .ok(assign, json!({"id": task, "u": ada.id}))
-        .await;
-    bob.client
-        .ok(assign, json!({"id": task, "u": ada.id}))
-        .await;
+    for _ in 0..2 {
+        bob.client
+            .ok(ASSIGN, json!({"id": task, "u": ada.id}))
+            .await;
+    }
     let remove = "mutation($b: ID!, $u: ID!) { removeBoardMember(boardId: $b, userId: $u) { id } }";
     ada.client
         .ok(remove, json!({"b": board, "u": bob.id}))
         .await;
-    ada.client
-        .ok(
-            "mutation($id: ID!) { deleteBoard(id: $id) }",
-            json!({"id": board}),
-        )
-        .await;
+    let delete_board = "mutation($id: ID!) { deleteBoard(id: $id) }";
+    ada.client.ok(delete_board, json!({"id": board})).await;
 
     let events = domain_events(&server).await;
     let summary: Vec<(&str, &str, &Value)> = events
