@@ -1,0 +1,342 @@
+//! Printing the supergraph in the `@link`/`join__*` format Apollo's composition produces.
+
+use std::fmt::Write;
+
+use super::merge::{FieldSource, Merged, MergedField, MergedType};
+use super::subgraph::{Arg, Common, Kind, Subgraph};
+
+const JOIN_TYPE: &str = "directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR";
+const TAG: &str = "directive @tag(name: String!) repeatable on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION | SCHEMA";
+const INACCESSIBLE: &str = "directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION";
+
+/// Enum value names of the subgraphs in `join__Graph` (`my-service` → `MY_SERVICE`).
+pub fn graph_names(subgraphs: &[Subgraph]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for subgraph in subgraphs {
+        let mut name: String = subgraph
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if name.starts_with(|c: char| c.is_ascii_digit()) || name.is_empty() {
+            name.insert(0, '_');
+        }
+        let base = name.clone();
+        let mut n = 1;
+        while names.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
+    let graphs = graph_names(subgraphs);
+    let uses = |f: &dyn Fn(&Common) -> bool| merged.types.values().any(|t| uses_in(t, f));
+    let tags = uses(&|c| !c.tags.is_empty());
+    let inaccessible = uses(&|c| c.inaccessible);
+    let labels = merged
+        .types
+        .values()
+        .flat_map(|t| t.fields.values())
+        .flat_map(|f| &f.sources)
+        .any(|s| s.override_label.is_some() || s.field.override_label.is_some());
+    let join = if labels { "v0.4" } else { "v0.3" };
+    let mut out = String::from("schema\n  @link(url: \"https://specs.apollo.dev/link/v1.0\")\n");
+    let _ = writeln!(
+        out,
+        "  @link(url: \"https://specs.apollo.dev/join/{join}\", for: EXECUTION)"
+    );
+    if tags {
+        out.push_str("  @link(url: \"https://specs.apollo.dev/tag/v0.3\")\n");
+    }
+    if inaccessible {
+        out.push_str(
+            "  @link(url: \"https://specs.apollo.dev/inaccessible/v0.2\", for: SECURITY)\n",
+        );
+    }
+    out.push_str("{\n  query: Query\n");
+    for root in ["mutation", "subscription"] {
+        let name = format!("{}{}", root[..1].to_uppercase(), &root[1..]);
+        if merged.types.contains_key(&name) {
+            let _ = writeln!(out, "  {root}: {name}");
+        }
+    }
+    out.push_str("}\n\n");
+    if inaccessible {
+        let _ = writeln!(out, "{INACCESSIBLE}\n");
+    }
+    out.push_str("directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE\n\n");
+    let label_arg = if labels {
+        ", overrideLabel: String"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean{label_arg}) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION\n");
+    out.push_str("directive @join__graph(name: String!, url: String!) on ENUM_VALUE\n\n");
+    out.push_str("directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE\n\n");
+    let _ = writeln!(out, "{JOIN_TYPE}\n");
+    out.push_str("directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION\n\n");
+    out.push_str("directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA\n\n");
+    if tags {
+        let _ = writeln!(out, "{TAG}\n");
+    }
+    let mut custom: Vec<&String> = subgraphs
+        .iter()
+        .flat_map(|s| s.composed_directives.values())
+        .collect();
+    custom.dedup();
+    for definition in custom {
+        let _ = writeln!(out, "{definition}\n");
+    }
+    out.push_str("scalar join__FieldSet\n\nenum join__Graph {\n");
+    for (graph, subgraph) in subgraphs.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {} @join__graph(name: {}, url: {})",
+            graphs[graph],
+            quote(&subgraph.name),
+            quote(&subgraph.url)
+        );
+    }
+    out.push_str("}\n\nscalar link__Import\n\nenum link__Purpose {\n  \"\"\"\n  `SECURITY` features provide metadata necessary to securely resolve fields.\n  \"\"\"\n  SECURITY\n\n  \"\"\"\n  `EXECUTION` features provide metadata necessary for operation execution.\n  \"\"\"\n  EXECUTION\n}\n");
+    let mut names: Vec<&String> = merged.types.keys().collect();
+    names.sort();
+    for name in names {
+        out.push('\n');
+        print_type(&mut out, &merged.types[name], &graphs);
+    }
+    out
+}
+
+fn uses_in(ty: &MergedType, f: &dyn Fn(&Common) -> bool) -> bool {
+    f(&ty.common)
+        || ty
+            .fields
+            .values()
+            .any(|field| f(&field.common) || field.args.values().any(|a| f(&a.common)))
+        || ty.values.values().any(|(c, _)| f(c))
+}
+
+fn print_type(out: &mut String, ty: &MergedType, graphs: &[String]) {
+    description(out, &ty.common.description, "");
+    out.push_str(ty.kind.keyword());
+    out.push(' ');
+    out.push_str(&ty.name);
+    if !ty.implements.is_empty() {
+        let names: Vec<&str> = ty.implements.keys().map(String::as_str).collect();
+        let _ = write!(out, " implements {}", names.join(" & "));
+        for (interface, in_graphs) in &ty.implements {
+            for graph in in_graphs {
+                let _ = write!(
+                    out,
+                    "\n  @join__implements(graph: {}, interface: {})",
+                    graphs[*graph],
+                    quote(interface)
+                );
+            }
+        }
+    }
+    for source in &ty.sources {
+        let mut args = format!("graph: {}", graphs[source.graph]);
+        if source.keys.is_empty() {
+            push_type_flags(&mut args, source.extension, true, source.interface_object);
+            let _ = write!(out, "\n  @join__type({args})");
+        }
+        for key in &source.keys {
+            let mut args = format!("{args}, key: {}", quote(&key.fields));
+            push_type_flags(
+                &mut args,
+                source.extension,
+                key.resolvable,
+                source.interface_object,
+            );
+            let _ = write!(out, "\n  @join__type({args})");
+        }
+    }
+    for (member, in_graphs) in &ty.members {
+        for graph in in_graphs {
+            let _ = write!(
+                out,
+                "\n  @join__unionMember(graph: {}, member: {})",
+                graphs[*graph],
+                quote(member)
+            );
+        }
+    }
+    applied(out, &ty.common);
+    match ty.kind {
+        Kind::Scalar => out.push('\n'),
+        Kind::Union => {
+            let members: Vec<&str> = ty.members.keys().map(String::as_str).collect();
+            let _ = writeln!(out, "\n = {}", members.join(" | "));
+        }
+        Kind::Enum => {
+            out.push_str("\n{\n");
+            for (value, (common, in_graphs)) in &ty.values {
+                description(out, &common.description, "  ");
+                let _ = write!(out, "  {value}");
+                for graph in in_graphs {
+                    let _ = write!(out, " @join__enumValue(graph: {})", graphs[*graph]);
+                }
+                applied(out, common);
+                out.push('\n');
+            }
+            out.push_str("}\n");
+        }
+        Kind::Input => {
+            out.push_str("\n{\n");
+            for field in ty.fields.values() {
+                let arg = field
+                    .sources
+                    .iter()
+                    .find_map(|s| s.field.args.get(""))
+                    .cloned();
+                description(out, &field.common.description, "  ");
+                let _ = write!(out, "  {}: {}", field.name, field.ty);
+                if let Some(default) = arg.and_then(|a| a.default) {
+                    let _ = write!(out, " = {default}");
+                }
+                applied(out, &field.common);
+                out.push('\n');
+            }
+            out.push_str("}\n");
+        }
+        Kind::Object | Kind::Interface => {
+            out.push_str("\n{\n");
+            let type_graphs: Vec<usize> = ty.sources.iter().map(|s| s.graph).collect();
+            for field in ty.fields.values() {
+                print_field(out, field, &type_graphs, graphs);
+            }
+            out.push_str("}\n");
+        }
+    }
+}
+
+fn push_type_flags(args: &mut String, extension: bool, resolvable: bool, interface_object: bool) {
+    if extension {
+        args.push_str(", extension: true");
+    }
+    if !resolvable {
+        args.push_str(", resolvable: false");
+    }
+    if interface_object {
+        args.push_str(", isInterfaceObject: true");
+    }
+}
+
+fn print_field(out: &mut String, field: &MergedField, type_graphs: &[usize], graphs: &[String]) {
+    description(out, &field.common.description, "  ");
+    let _ = write!(out, "  {}", field.name);
+    if !field.args.is_empty() {
+        let args: Vec<String> = field.args.values().map(print_arg).collect();
+        let _ = write!(out, "({})", args.join(", "));
+    }
+    let _ = write!(out, ": {}", field.ty);
+    if field.from_interface_object {
+        out.push_str(" @join__field");
+    } else if needs_join_field(field, type_graphs) {
+        for source in &field.sources {
+            let _ = write!(out, " @join__field({})", join_field_args(source, graphs));
+        }
+    }
+    applied(out, &field.common);
+    out.push('\n');
+}
+
+/// Fields defined identically by every subgraph that defines the type need no `@join__field`.
+fn needs_join_field(field: &MergedField, type_graphs: &[usize]) -> bool {
+    let graphs: Vec<usize> = field.sources.iter().map(|s| s.graph).collect();
+    graphs.len() != type_graphs.len()
+        || field.sources.iter().any(|s| {
+            s.field.external
+                || s.field.requires.is_some()
+                || s.field.provides.is_some()
+                || s.field.override_from.is_some()
+                || s.type_override.is_some()
+                || s.used_overridden
+                || s.override_label.is_some()
+        })
+}
+
+fn join_field_args(source: &FieldSource, graphs: &[String]) -> String {
+    let mut args = format!("graph: {}", graphs[source.graph]);
+    let field = &source.field;
+    if let Some(requires) = &field.requires {
+        let _ = write!(args, ", requires: {}", quote(requires));
+    }
+    if let Some(provides) = &field.provides {
+        let _ = write!(args, ", provides: {}", quote(provides));
+    }
+    if let Some(ty) = &source.type_override {
+        let _ = write!(args, ", type: {}", quote(ty));
+    }
+    if field.external {
+        args.push_str(", external: true");
+    }
+    if let Some(from) = &field.override_from {
+        let _ = write!(args, ", override: {}", quote(from));
+    }
+    if source.used_overridden {
+        args.push_str(", usedOverridden: true");
+    }
+    if let Some(label) = field
+        .override_label
+        .as_ref()
+        .or(source.override_label.as_ref())
+    {
+        let _ = write!(args, ", overrideLabel: {}", quote(label));
+    }
+    args
+}
+
+fn print_arg(arg: &Arg) -> String {
+    let mut out = String::new();
+    if let Some(text) = &arg.common.description {
+        let _ = write!(out, "{} ", quote(text));
+    }
+    let _ = write!(out, "{}: {}", arg.name, arg.ty);
+    if let Some(default) = &arg.default {
+        let _ = write!(out, " = {default}");
+    }
+    applied(&mut out, &arg.common);
+    out
+}
+
+fn applied(out: &mut String, common: &Common) {
+    for tag in &common.tags {
+        let _ = write!(out, " @tag(name: {})", quote(tag));
+    }
+    if common.inaccessible {
+        out.push_str(" @inaccessible");
+    }
+    if let Some(reason) = &common.deprecated {
+        let _ = write!(out, " @deprecated(reason: {})", quote(reason));
+    }
+    for custom in &common.custom {
+        let _ = write!(out, " {custom}");
+    }
+}
+
+fn description(out: &mut String, text: &Option<String>, indent: &str) {
+    if let Some(text) = text {
+        let _ = writeln!(out, "{indent}\"\"\"");
+        for line in text.replace("\"\"\"", "\\\"\"\"").lines() {
+            let _ = writeln!(out, "{indent}{line}");
+        }
+        let _ = writeln!(out, "{indent}\"\"\"");
+    }
+}
+
+/// A GraphQL string literal.
+pub fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
