@@ -17,11 +17,13 @@
 //!   spaces and punctuation (`@AdaLovelace`, `@ada_lovelace` or `@ada.lovelace` for
 //!   "Ada Lovelace"). Anything else after `@` is plain text. Mentions are resolved once, at
 //!   send (and edit) time; a later rename does not rewrite them.
-//! - Every stored message appends `MessagePosted` {roomId, messageId, authorId,
-//!   mentionedUserIds, boardId?} to the durable stream `chat`; its event id is the message id.
+//! - Every stored message appends `MessagePosted` {roomId, roomName, messageId, authorId,
+//!   mentionedUserIds, boardId?} to the durable stream `chat`; its event id is the message id,
+//!   and an outbox sweep re-posts any whose append failed; see [`outbox`].
 
 pub mod live;
 pub mod model;
+pub mod outbox;
 pub mod schema;
 pub mod service;
 pub mod sync;
@@ -88,8 +90,8 @@ impl Chat {
         })
     }
 
-    /// Starts the consumers of board and account events (once; later calls do nothing).
-    /// They stop with `shutdown`.
+    /// Starts the consumers of board and account events and the `MessagePosted` outbox sweep
+    /// (once; later calls do nothing). They stop with `shutdown`.
     pub fn spawn_consumers(&self, shutdown: CancellationToken) {
         if self.consumers_started.swap(true, Ordering::SeqCst) {
             return;
@@ -114,6 +116,7 @@ impl Chat {
                 shutdown.clone(),
             );
         }
+        outbox::spawn_sweeper(self.service.clone(), shutdown);
     }
 
     /// The HTTP app (kit's GraphQL endpoints). Also starts the event consumers, so a running

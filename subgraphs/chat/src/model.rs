@@ -21,8 +21,9 @@ pub struct RoomDoc {
     pub board_id: Option<String>,
     pub member_ids: Vec<String>,
     /// Board rooms: per user, the id of the last membership event applied, so an older or
-    /// redelivered event never overrides a newer one.
-    #[serde(default)]
+    /// redelivered event never overrides a newer one. Stored as `[userId, eventId]` pairs:
+    /// user ids as field names would be unsafe on MongoDB (`.` and `$` are special there).
+    #[serde(default, with = "pairs")]
     pub member_versions: BTreeMap<String, String>,
     /// The highest message sequence number allocated in this room (0 = none yet).
     #[serde(default)]
@@ -66,6 +67,10 @@ pub struct MessageDoc {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
+    /// Whether its `MessagePosted` event was appended. Stored as false before appending, so
+    /// an append that failed (or a replica that died first) is retried by the outbox sweep.
+    #[serde(default)]
+    pub posted: bool,
 }
 
 /// A user's display name, learned from the accounts subgraph's events; `@handle` mentions
@@ -80,4 +85,61 @@ pub struct NameDoc {
     pub handle: String,
     /// Id of the account event that set this name; older or repeated events are ignored.
     pub version: String,
+}
+
+/// A string map stored as a list of `[key, value]` pairs.
+pub mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the map as `[[key, value], ...]`.
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter().map(|(k, v)| [k, v]))
+    }
+
+    /// Reads `[[key, value], ...]` back into a map.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let pairs: Vec<(String, String)> = Vec::deserialize(deserializer)?;
+        Ok(pairs.into_iter().collect())
+    }
+
+    /// The stored form, for a `$set` of the whole field.
+    pub fn to_json(map: &BTreeMap<String, String>) -> serde_json::Value {
+        map.iter().map(|(k, v)| serde_json::json!([k, v])).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_versions_are_stored_as_pairs_and_read_back() {
+        let room = RoomDoc {
+            id: "board-b".into(),
+            name: "B".into(),
+            board_id: Some("b".into()),
+            member_ids: vec!["u.1".into()],
+            member_versions: [("u.1".to_owned(), "e1".to_owned())].into(),
+            last_seq: 3,
+            rev: 1,
+            deleted: false,
+            created_by: None,
+            created_at: 0,
+        };
+        let stored = serde_json::to_value(&room).expect("serialize");
+        assert_eq!(stored["memberVersions"], serde_json::json!([["u.1", "e1"]]));
+        assert_eq!(
+            stored["memberVersions"],
+            pairs::to_json(&room.member_versions)
+        );
+        let back: RoomDoc = serde_json::from_value(stored).expect("deserialize");
+        assert_eq!(back, room);
+    }
 }

@@ -230,18 +230,21 @@ impl Message {
     }
 }
 
+/// One page of a room's history, oldest first.
 #[derive(SimpleObject)]
 pub struct MessageConnection {
     edges: Vec<MessageEdge>,
     page_info: MessagePageInfo,
 }
 
+/// A message with its (stable) history cursor.
 #[derive(SimpleObject)]
 pub struct MessageEdge {
     cursor: String,
     node: Message,
 }
 
+/// Whether older messages exist before this page, and the cursor to fetch them.
 #[derive(SimpleObject)]
 pub struct MessagePageInfo {
     has_previous_page: bool,

@@ -52,6 +52,7 @@ impl ChatService {
                 // Uniqueness makes a sequence number name exactly one message, across replicas.
                 IndexSpec::new(MESSAGES, &["roomId", "seq"]).unique(),
                 IndexSpec::new(ROOMS, &["memberIds"]),
+                IndexSpec::new(MESSAGES, &["posted", "createdAt"]),
             ])
             .await?;
         Ok(Self {
@@ -162,6 +163,7 @@ impl ChatService {
             deleted: false,
             created_at: now_millis(),
             edited_at: None,
+            posted: false,
         };
         if let Err(error) = self.messages.insert(&message).await {
             self.fill_gap(&message).await;
@@ -180,6 +182,8 @@ impl ChatService {
             body: String::new(),
             mention_ids: Vec::new(),
             deleted: true,
+            // Nothing was sent, so there is nothing to announce.
+            posted: true,
             ..message.clone()
         };
         if let Err(error) = self.messages.insert(&placeholder).await {
@@ -195,9 +199,10 @@ impl ChatService {
         }
     }
 
-    /// Appends `MessagePosted`. Its id is the message id, so consumers deduplicating by event
-    /// id also deduplicate a re-posted message.
-    async fn post_event(&self, room: &RoomDoc, message: &MessageDoc) {
+    /// Appends `MessagePosted` and marks the message posted; a failure is logged and left to
+    /// the outbox sweep. The event id is the message id, so consumers deduplicating by event id
+    /// also deduplicate a message posted twice (sweep racing a slow sender).
+    pub(crate) async fn post_event(&self, room: &RoomDoc, message: &MessageDoc) {
         let mut payload = json!({
             "roomId": room.id,
             "roomName": room.name,
@@ -211,7 +216,16 @@ impl ChatService {
         let mut event = DomainEvent::new("MessagePosted", &message.author_id, payload);
         event.id = message.id.clone();
         if let Err(error) = self.events.append(CHAT_STREAM, &event).await {
-            tracing::error!(message = %message.id, code = error.code(), %error, "MessagePosted not appended");
+            tracing::error!(message = %message.id, code = error.code(), %error, "MessagePosted not appended; the outbox sweep retries it");
+            return;
+        }
+        let posted = Update::new().set("posted", true);
+        if let Err(error) = self
+            .messages
+            .update_one(&Filter::eq("id", message.id.as_str()), &posted)
+            .await
+        {
+            tracing::warn!(message = %message.id, %error, "could not mark MessagePosted as appended; it may be appended again");
         }
     }
 

@@ -16,7 +16,7 @@ use kit::events::{DomainEvent, EventHandler, HandlerError};
 use kit::store::{Filter, Update};
 use serde_json::json;
 
-use crate::model::{board_room_id, NameDoc, RoomDoc};
+use crate::model::{board_room_id, pairs, NameDoc, RoomDoc};
 use crate::service::ChatService;
 
 /// The stream the boards subgraph appends its domain events to.
@@ -161,7 +161,7 @@ impl ChatService {
             }
             let update = Update::new()
                 .set("memberIds", json!(room.member_ids))
-                .set("memberVersions", json!(room.member_versions))
+                .set("memberVersions", pairs::to_json(&room.member_versions))
                 .set("deleted", room.deleted)
                 .inc("rev", 1);
             let expected = Filter::eq("id", room_id).and(Filter::eq("rev", room.rev));

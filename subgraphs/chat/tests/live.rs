@@ -104,6 +104,7 @@ async fn a_subscriber_waits_for_a_missing_sequence_number_and_skips_it_only_afte
         deleted: false,
         created_at: kit::store::now_millis(),
         edited_at: None,
+        posted: true,
     };
     messages.insert(&slow).await.expect("insert");
     assert_eq!(next_message(&mut socket).await["body"], "first");
