@@ -12,6 +12,7 @@ use crate::model::{BoardDoc, BoardRole, TaskDoc};
 pub const STREAM: &str = "boards";
 
 pub const BOARD_CREATED: &str = "BoardCreated";
+pub const BOARD_UPDATED: &str = "BoardUpdated";
 pub const BOARD_DELETED: &str = "BoardDeleted";
 pub const BOARD_MEMBER_ADDED: &str = "BoardMemberAdded";
 pub const BOARD_MEMBER_REMOVED: &str = "BoardMemberRemoved";
@@ -106,6 +107,11 @@ impl Publisher {
     pub async fn board_created(&self, board: &BoardDoc, actor: &str) {
         let payload = json!({"boardId": board.id, "name": board.name, "ownerId": board.owner_id});
         self.domain(BOARD_CREATED, actor, payload).await;
+    }
+
+    pub async fn board_updated(&self, board: &BoardDoc, actor: &str) {
+        let payload = json!({"boardId": board.id, "name": board.name});
+        self.domain(BOARD_UPDATED, actor, payload).await;
     }
 
     pub async fn board_deleted(&self, board: &BoardDoc, actor: &str) {

@@ -209,6 +209,8 @@ async fn domain_events_describe_boards_members_and_assignments() {
             .ok(ASSIGN, json!({"id": task, "u": ada.id}))
             .await;
     }
+    let rename = "mutation($id: ID!) { updateBoard(id: $id, input: {name: \" Plan \"}) { id } }";
+    ada.client.ok(rename, json!({"id": board})).await;
     let remove = "mutation($b: ID!, $u: ID!) { removeBoardMember(boardId: $b, userId: $u) { id } }";
     ada.client
         .ok(remove, json!({"b": board, "u": bob.id}))
@@ -241,6 +243,11 @@ async fn domain_events_describe_boards_members_and_assignments() {
             "TaskAssigned",
             bob.id.as_str(),
             json!({"boardId": board, "taskId": task, "taskTitle": "Ship", "assigneeId": ada.id}),
+        ),
+        (
+            "BoardUpdated",
+            ada.id.as_str(),
+            json!({"boardId": board, "name": "Plan"}),
         ),
         (
             "BoardMemberRemoved",

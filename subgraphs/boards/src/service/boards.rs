@@ -64,6 +64,7 @@ impl BoardsService {
             .await?
             .ok_or_else(|| ApiError::not_found("board"))?;
         self.invalidate_board(&board.id).await;
+        self.publish.board_updated(&updated, actor).await;
         Ok(updated)
     }
 
