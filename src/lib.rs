@@ -16,7 +16,10 @@ use tokio_util::sync::CancellationToken;
 pub struct PlatformConfig {
     /// Interface every server binds.
     pub host: IpAddr,
+    pub router_port: u16,
     pub accounts_port: u16,
+    pub boards_port: u16,
+    pub chat_port: u16,
     pub notifications_port: u16,
     pub data_dir: PathBuf,
     pub mongodb_url: Option<String>,
@@ -36,7 +39,10 @@ impl Default for PlatformConfig {
         let service = ServiceConfig::default();
         Self {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            router_port: 4000,
             accounts_port: 4001,
+            boards_port: 4002,
+            chat_port: 4003,
             notifications_port: 4004,
             data_dir: service.data_dir,
             mongodb_url: None,
@@ -81,13 +87,19 @@ impl PlatformConfig {
 /// Where the running services answer.
 #[derive(Clone, Debug)]
 pub struct Urls {
+    pub router: String,
     pub accounts: String,
+    pub boards: String,
+    pub chat: String,
     pub notifications: String,
 }
 
 impl std::fmt::Display for Urls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "router         {}/graphql", self.router)?;
         writeln!(f, "accounts       {}/graphql", self.accounts)?;
+        writeln!(f, "boards         {}/graphql", self.boards)?;
+        writeln!(f, "chat           {}/graphql", self.chat)?;
         writeln!(f, "notifications  {}/graphql", self.notifications)
     }
 }
@@ -95,40 +107,110 @@ impl std::fmt::Display for Urls {
 /// A started platform: its URLs and the tasks serving them.
 pub struct Platform {
     pub urls: Urls,
+    /// The supergraph composed at start (also written to `<data_dir>/supergraph.graphql`).
+    pub supergraph: String,
     tasks: JoinSet<Result<(), String>>,
     shutdown: CancellationToken,
 }
 
+struct Listeners {
+    router: TcpListener,
+    accounts: TcpListener,
+    boards: TcpListener,
+    chat: TcpListener,
+    notifications: TcpListener,
+}
+
+impl Listeners {
+    async fn bind(config: &PlatformConfig) -> anyhow::Result<Self> {
+        let host = config.host;
+        Ok(Self {
+            router: bind(host, config.router_port, "router").await?,
+            accounts: bind(host, config.accounts_port, "accounts").await?,
+            boards: bind(host, config.boards_port, "boards").await?,
+            chat: bind(host, config.chat_port, "chat").await?,
+            notifications: bind(host, config.notifications_port, "notifications").await?,
+        })
+    }
+}
+
+fn url(listener: &TcpListener) -> anyhow::Result<String> {
+    Ok(format!("http://{}", listener.local_addr()?))
+}
+
 impl Platform {
-    /// Binds every port (failing fast when one is taken) and starts every service.
+    /// Binds every port (failing fast when one is taken), starts every subgraph, composes
+    /// their SDL into a supergraph and starts the router in front of them.
     pub async fn start(
         config: &PlatformConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let accounts_listener = bind(config.host, config.accounts_port, "accounts").await?;
-        let notifications_listener =
-            bind(config.host, config.notifications_port, "notifications").await?;
-        let accounts_url = format!("http://{}", accounts_listener.local_addr()?);
-        let notifications_url = format!("http://{}", notifications_listener.local_addr()?);
-        let jwks_url = format!("{accounts_url}/.well-known/jwks.json");
+        let listeners = Listeners::bind(config).await?;
+        let urls = Urls {
+            router: url(&listeners.router)?,
+            accounts: url(&listeners.accounts)?,
+            boards: url(&listeners.boards)?,
+            chat: url(&listeners.chat)?,
+            notifications: url(&listeners.notifications)?,
+        };
+        let jwks_url = format!("{}/.well-known/jwks.json", urls.accounts);
+        let service = |listener: &TcpListener| -> anyhow::Result<ServiceConfig> {
+            Ok(config.service(listener.local_addr()?, jwks_url.clone()))
+        };
         let mut tasks = JoinSet::new();
+        let mut sdls = Vec::new();
 
-        let accounts_config = config.service(accounts_listener.local_addr()?, jwks_url.clone());
-        let accounts = accounts::Accounts::start(&accounts_config).await?;
+        let accounts = accounts::Accounts::start(&service(&listeners.accounts)?).await?;
+        sdls.push((
+            "accounts",
+            &urls.accounts,
+            accounts::federation_sdl(&accounts.schema),
+        ));
         spawn_server(
             &mut tasks,
             "accounts",
-            accounts_listener,
+            listeners.accounts,
             accounts.app(shutdown.clone()),
             &shutdown,
         );
 
-        let notifications_config = config.service(notifications_listener.local_addr()?, jwks_url);
+        let boards_config = service(&listeners.boards)?;
+        let boards = boards::Boards::start(&boards_config, verifier(&boards_config)).await?;
+        sdls.push((
+            "boards",
+            &urls.boards,
+            boards::federation_sdl(&boards.schema),
+        ));
+        spawn_server(
+            &mut tasks,
+            "boards",
+            listeners.boards,
+            boards.app(shutdown.clone()),
+            &shutdown,
+        );
+
+        let chat_config = service(&listeners.chat)?;
+        let chat = chat::Chat::start(&chat_config, verifier(&chat_config)).await?;
+        sdls.push(("chat", &urls.chat, chat::federation_sdl(&chat.schema)));
+        spawn_server(
+            &mut tasks,
+            "chat",
+            listeners.chat,
+            chat.app(shutdown.clone()),
+            &shutdown,
+        );
+
+        let notifications_config = service(&listeners.notifications)?;
         let notifications = notifications::Notifications::start(
             &notifications_config,
             verifier(&notifications_config),
         )
         .await?;
+        sdls.push((
+            "notifications",
+            &urls.notifications,
+            notifications::federation_sdl(&notifications.schema),
+        ));
         let consumers =
             notifications.start_consumers(notifications::RECLAIM_IDLE, shutdown.clone());
         tasks.spawn(async move {
@@ -139,16 +221,25 @@ impl Platform {
         spawn_server(
             &mut tasks,
             "notifications",
-            notifications_listener,
+            listeners.notifications,
             app,
             &shutdown,
         );
 
+        let supergraph = compose(&sdls)?;
+        let path = config.data_dir.join("supergraph.graphql");
+        std::fs::write(&path, &supergraph)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        let token = shutdown.clone();
+        let router_listener = listeners.router;
+        tasks.spawn(async move {
+            router::serve(router::Config::new(path), router_listener, token)
+                .await
+                .map_err(|e| format!("router: {e}"))
+        });
         Ok(Self {
-            urls: Urls {
-                accounts: accounts_url,
-                notifications: notifications_url,
-            },
+            urls,
+            supergraph,
             tasks,
             shutdown,
         })
@@ -171,6 +262,22 @@ impl Platform {
             None => Ok(()),
         }
     }
+}
+
+/// Composes the running subgraphs' SDL (with their actual URLs) into the router's supergraph.
+fn compose(sdls: &[(&str, &String, String)]) -> anyhow::Result<String> {
+    let inputs: Vec<router::compose::SubgraphInput> = sdls
+        .iter()
+        .map(|(name, url, sdl)| router::compose::SubgraphInput {
+            name: (*name).to_owned(),
+            url: format!("{url}/graphql"),
+            sdl: sdl.clone(),
+        })
+        .collect();
+    router::compose::compose(&inputs).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("composing the supergraph failed:\n{}", lines.join("\n"))
+    })
 }
 
 /// Subgraphs other than accounts verify tokens with the keys accounts publishes.

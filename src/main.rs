@@ -5,7 +5,7 @@ use kit::config::{self, LogFormat};
 use platform::{Platform, PlatformConfig};
 
 #[derive(Parser)]
-#[command(about = "Starts the whole platform (every subgraph) in one process")]
+#[command(about = "Starts the whole platform (router and every subgraph) in one process")]
 struct Flags {
     /// TOML config file (keys as in the README's configuration table).
     #[arg(long)]
@@ -16,7 +16,13 @@ struct Flags {
     #[arg(long)]
     host: Option<std::net::IpAddr>,
     #[arg(long)]
+    router_port: Option<u16>,
+    #[arg(long)]
     accounts_port: Option<u16>,
+    #[arg(long)]
+    boards_port: Option<u16>,
+    #[arg(long)]
+    chat_port: Option<u16>,
     #[arg(long)]
     notifications_port: Option<u16>,
     #[arg(long)]

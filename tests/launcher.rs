@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 fn config(dir: &std::path::Path) -> PlatformConfig {
     PlatformConfig {
+        router_port: 0,
         accounts_port: 0,
+        boards_port: 0,
+        chat_port: 0,
         notifications_port: 0,
         data_dir: dir.to_owned(),
         ..PlatformConfig::default()
@@ -108,7 +111,7 @@ fn the_binary_prints_urls_and_exits_cleanly_on_sigterm() {
             .next()
             .expect("platform exited before printing URLs")
             .expect("read");
-        if let Some(rest) = line.strip_prefix("accounts") {
+        if let Some(rest) = line.strip_prefix("router") {
             break rest.trim().to_owned();
         }
     };
