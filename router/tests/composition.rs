@@ -459,13 +459,3 @@ fn bad_input_is_reported_not_panicked() {
     fails(&[a.clone(), a], ErrorCode::InvalidSubgraphName, &["\"a\""]);
     fails(&[sg("a", "type T { x: Int }")], ErrorCode::NoQueries, &[]);
 }
-
-#[test]
-fn all_four_platform_subgraphs_compose() {
-    let inputs: Vec<SubgraphInput> = ["accounts", "boards", "chat", "notifications"]
-        .iter()
-        .map(|name| SubgraphInput { name: (*name).into(), url: format!("http://127.0.0.1:1/{name}"), sdl: schema_file(name) })
-        .collect();
-    let sdl = ok(&inputs);
-    std::fs::write("/tmp/supergraph.graphql", &sdl).ok();
-}
