@@ -459,6 +459,13 @@ async fn entities_are_loaded_through_dataloaders() {
         .await;
     assert_eq!(code(&denied), "FORBIDDEN");
     assert_eq!(denied["data"]["_entities"][0], Value::Null);
+    let eve = server.as_user(&tokens, "eve");
+    let message = json!({"r": [{"__typename": "Message", "id": messages[0]}]});
+    assert_eq!(code(&eve.post(query, message.clone()).await), "FORBIDDEN");
+    assert_eq!(
+        code(&server.client.post(query, message).await),
+        "UNAUTHENTICATED"
+    );
     server.stop().await;
 }
 
@@ -495,5 +502,41 @@ async fn message_posted_events_are_appended_for_notifications() {
         event.payload,
         json!({"roomId": room, "roomName": "Room", "messageId": sent["id"], "authorId": "ada", "mentionedUserIds": ["bob"]})
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn http_surface_health_ready_metrics_and_get_queries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = Tokens::new();
+    let server = Server::start(dir.path(), &tokens).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
+    assert_eq!(get("/health").await.expect("health").status(), 200);
+    assert_eq!(get("/ready").await.expect("ready").status(), 200);
+    let metrics = get("/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("platform_store_call_duration_seconds_count"));
+    let body: Value = http
+        .get(format!(
+            "{}/graphql?query=%7B%20myChatRooms%20%7B%20id%20%7D%20%7D",
+            server.base
+        ))
+        .bearer_auth(tokens.token("ada"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body, json!({"data": {"myChatRooms": []}}));
+    let mutation = get("/graphql?query=mutation%20%7B%20deleteMessage(id%3A%20%22x%22)%20%7D")
+        .await
+        .expect("get");
+    assert_eq!(mutation.status(), 405);
     server.stop().await;
 }
