@@ -49,28 +49,30 @@ impl MediaType {
     }
 }
 
-/// No `Accept` means `application/json` (legacy clients); otherwise the first acceptable
-/// media range in the header wins.
+/// No `Accept` means `application/json` (legacy clients); otherwise the acceptable media
+/// range with the highest `q` wins, the first listed on ties.
 fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(MediaType::Json);
     };
+    let mut best: Option<(f32, MediaType)> = None;
     for range in accept.split(',') {
-        let media = range
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            GRAPHQL_RESPONSE_JSON | "*/*" | "application/*" => {
-                return Some(MediaType::GraphQLResponseJson)
-            }
-            JSON => return Some(MediaType::Json),
-            _ => {}
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let candidate = match media.as_str() {
+            GRAPHQL_RESPONSE_JSON | "*/*" | "application/*" => MediaType::GraphQLResponseJson,
+            JSON => MediaType::Json,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
+            best = Some((q, candidate));
         }
     }
-    None
+    best.map(|(_, media)| media)
 }
 
 async fn post_graphql(

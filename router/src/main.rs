@@ -17,15 +17,20 @@ struct Cli {
 enum Command {
     /// Serve GraphQL over HTTP for a supergraph, reloading it when the file changes.
     Serve {
-        #[arg(long)]
+        #[arg(long, env = "ROUTER_SUPERGRAPH")]
         supergraph: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:4000")]
+        #[arg(long, env = "ROUTER_LISTEN", default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
-        /// Request headers forwarded to subgraphs besides Authorization (repeatable).
-        #[arg(long = "forward-header")]
+        /// Request headers forwarded to subgraphs besides Authorization (repeatable;
+        /// comma-separated in the environment variable).
+        #[arg(
+            long = "forward-header",
+            env = "ROUTER_FORWARD_HEADERS",
+            value_delimiter = ','
+        )]
         forward_headers: Vec<String>,
         /// Default subgraph timeout in milliseconds.
-        #[arg(long, default_value_t = 30_000)]
+        #[arg(long, env = "ROUTER_SUBGRAPH_TIMEOUT_MS", default_value_t = 30_000)]
         subgraph_timeout_ms: u64,
     },
     /// Print the query plan of an operation.

@@ -218,3 +218,37 @@ async fn serve_reloads_the_supergraph_and_shuts_down() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn accept_quality_values_decide_the_media_type() {
+    let app = app();
+    let body = json!({ "query": "{ me { " });
+    let (status, ctype, _) = post(
+        &app,
+        body.clone(),
+        &[(
+            "accept",
+            "application/json;q=0.5, application/graphql-response+json",
+        )],
+    )
+    .await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (400, "application/graphql-response+json; charset=utf-8")
+    );
+    let (status, ctype, _) = post(
+        &app,
+        body.clone(),
+        &[(
+            "accept",
+            "application/graphql-response+json;q=0.2, application/json",
+        )],
+    )
+    .await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (200, "application/json; charset=utf-8")
+    );
+    let (status, _, _) = post(&app, body, &[("accept", "application/json;q=0")]).await;
+    assert_eq!(status, 406);
+}

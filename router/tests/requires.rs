@@ -65,8 +65,27 @@ fn two_requires_fields_share_one_fetch() {
             },
             Flatten(path: "products.@") {
               Fetch(service: "shipping") {
-                { ... on Product { __typename id price dimensions { size weight } } } =>
-                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { insurance delivery(zip: "1") } } }
+                { ... on Product { __typename id dimensions { size weight } price } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { delivery(zip: "1") insurance } } }
+              },
+            },
+          },
+        }
+    "#);
+}
+
+#[test]
+fn requires_satisfied_by_the_parent_fetch_joins_the_plain_entity_fetch() {
+    insta::assert_snapshot!(plan("demo", "{ topProducts { inStock shippingEstimate } }"), @r#"
+        QueryPlan {
+          Sequence {
+            Fetch(service: "products") {
+              query { topProducts { __typename upc price weight } }
+            },
+            Flatten(path: "topProducts.@") {
+              Fetch(service: "inventory") {
+                { ... on Product { __typename upc price weight } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { inStock shippingEstimate } } }
               },
             },
           },

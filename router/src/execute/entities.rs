@@ -3,7 +3,7 @@
 
 use crate::operation::Selection;
 use crate::plan::PathSegment;
-use crate::supergraph::Supergraph;
+use crate::supergraph::{GraphId, Supergraph};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -21,6 +21,7 @@ pub struct Representations {
 /// the `requires` fragments. Entities missing a key or required field are skipped.
 pub fn collect(
     sg: &Supergraph,
+    graph: GraphId,
     data: &Value,
     path: &[PathSegment],
     requires: &[Selection],
@@ -29,7 +30,7 @@ pub fn collect(
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut current = Vec::new();
     walk(data, path, &mut current, &mut |value, at| {
-        let Some(rep) = representation(sg, value, requires) else {
+        let Some(rep) = representation(sg, graph, value, requires) else {
             return;
         };
         let text = rep.to_string();
@@ -83,14 +84,30 @@ fn walk(
     }
 }
 
-fn representation(sg: &Supergraph, value: &Value, requires: &[Selection]) -> Option<Value> {
+fn representation(
+    sg: &Supergraph,
+    graph: GraphId,
+    value: &Value,
+    requires: &[Selection],
+) -> Option<Value> {
     let object = value.as_object()?;
     let typename = object.get("__typename")?.as_str()?;
     let fragment = requires.iter().find_map(|s| match s {
         Selection::Fragment(f) if applies(sg, &f.type_condition, typename) => Some(f),
         _ => None,
     })?;
-    select(sg, object, &fragment.selections, typename).map(Value::Object)
+    let mut rep = select(sg, object, &fragment.selections, typename)?;
+    // An @interfaceObject subgraph knows the entity only by its interface name.
+    let as_interface = sg
+        .type_in_graph(&fragment.type_condition, graph)
+        .is_some_and(|t| t.is_interface_object);
+    if as_interface {
+        rep.insert(
+            "__typename".into(),
+            Value::String(fragment.type_condition.to_string()),
+        );
+    }
+    Some(Value::Object(rep))
 }
 
 fn applies(sg: &Supergraph, condition: &str, typename: &str) -> bool {

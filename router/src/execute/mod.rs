@@ -101,7 +101,13 @@ async fn entity_fetch(
     fetch: &FetchNode,
 ) {
     let requires = fetch.requires.as_deref().unwrap_or_default();
-    let mut reps = collect(ctx.supergraph, &state.data.lock(), path, requires);
+    let mut reps = collect(
+        ctx.supergraph,
+        fetch.graph,
+        &state.data.lock(),
+        path,
+        requires,
+    );
     if reps.unique.is_empty() {
         return;
     }
@@ -139,7 +145,11 @@ async fn entity_fetch(
         return;
     };
     let mut data = state.data.lock();
-    for (entity, positions) in entities.into_iter().zip(&reps.positions) {
+    for (mut entity, positions) in entities.into_iter().zip(&reps.positions) {
+        // The runtime type is already known; an @interfaceObject answers with the interface.
+        if let Value::Object(fields) = &mut entity {
+            fields.remove("__typename");
+        }
         let Some((last, others)) = positions.split_last() else {
             continue;
         };

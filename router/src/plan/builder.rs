@@ -273,6 +273,20 @@ impl<'a> Planner<'a> {
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
         let local = self.local(ctx, parent, &field.name);
+        if matches!(local, Local::No) {
+            let route = self
+                .sg
+                .interface_object_route(parent, &field.name, self.labels);
+            if let Some((interface, target)) = route {
+                // The entity travels as its interface: `{ __typename: "Interface", key }`.
+                let requires = self
+                    .sg
+                    .field_source_with(&interface, &field.name, target, self.labels)
+                    .flatten()
+                    .and_then(|s| s.requires.as_deref());
+                return self.jump(ctx, &interface, field, target, requires, out);
+            }
+        }
         if self.sg.is_abstract(parent) && !matches!(local, Local::Yes { .. }) {
             // Resolve the field per implementation, each possibly in another subgraph.
             let graph = self.graph(ctx);
@@ -361,7 +375,7 @@ impl<'a> Planner<'a> {
         requires: Option<&'a [Selection]>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        let (key, key_is_local) = self.pick_key(ctx, parent, field, target)?;
+        let key = self.pick_key(ctx, parent, field, target)?;
         if self.depth > MAX_JUMP_DEPTH {
             return Err(PlanError::Unsupported(format!(
                 "key chain for {parent}.{} is too deep",
@@ -386,7 +400,9 @@ impl<'a> Planner<'a> {
             type_condition: parent.clone(),
             selections: representation,
         });
-        let waits = requires.is_some() || !key_is_local;
+        // Only a fetch that needs data from groups other than its parent must wait; one whose
+        // keys and required fields all come from the parent joins the parent's plain group.
+        let waits = deps.iter().any(|&d| d != ctx.group);
         let group = self.entity_group(ctx, target, waits, representation, deps);
         let entity_ctx = Ctx {
             group,
@@ -446,15 +462,15 @@ impl<'a> Planner<'a> {
     }
 
     /// A resolvable key of `parent` in `target`, preferably one whose fields the current
-    /// subgraph resolves (`true`); otherwise the first one, whose fields another subgraph
-    /// must provide first (`false`).
+    /// subgraph resolves; otherwise the first one, whose fields another subgraph must
+    /// provide first.
     fn pick_key(
         &self,
         ctx: &Ctx<'a>,
         parent: &Name,
         field: &FieldSelection,
         target: GraphId,
-    ) -> Result<(&'a Key, bool), PlanError> {
+    ) -> Result<&'a Key, PlanError> {
         let sg: &'a Supergraph = self.sg;
         let keys = sg
             .type_in_graph(parent, target)
@@ -465,17 +481,14 @@ impl<'a> Planner<'a> {
             .clone()
             .find(|k| self.resolvable_here(ctx, parent, &k.selections))
         {
-            return Ok((key, true));
+            return Ok(key);
         }
-        resolvable
-            .next()
-            .map(|k| (k, false))
-            .ok_or_else(|| PlanError::NoKey {
-                type_name: parent.clone(),
-                field: field.name.clone(),
-                from: sg.subgraphs[self.graph(ctx)].name.clone(),
-                to: sg.subgraphs[target].name.clone(),
-            })
+        resolvable.next().ok_or_else(|| PlanError::NoKey {
+            type_name: parent.clone(),
+            field: field.name.clone(),
+            from: sg.subgraphs[self.graph(ctx)].name.clone(),
+            to: sg.subgraphs[target].name.clone(),
+        })
     }
 
     fn resolvable_here(&self, ctx: &Ctx<'a>, parent: &Name, sels: &[Selection]) -> bool {

@@ -100,8 +100,12 @@ pub struct Key {
 #[derive(Debug, Clone)]
 pub struct FieldInfo {
     pub name: Name,
-    /// Subgraphs that declare the field. Empty means every subgraph defining the type.
+    /// Subgraphs that declare the field. Empty means every subgraph defining the type,
+    /// unless `no_direct_source`.
     pub sources: Vec<FieldSource>,
+    /// No subgraph resolves the field on this type directly (an `@interfaceObject` of one
+    /// of its interfaces does).
+    pub no_direct_source: bool,
 }
 
 /// A field as declared by one subgraph.
@@ -220,6 +224,9 @@ impl Supergraph {
             return None;
         }
         let field = info.fields.get(field)?;
+        if field.no_direct_source {
+            return None;
+        }
         if field.sources.is_empty() {
             return Some(None);
         }
@@ -255,6 +262,37 @@ impl Supergraph {
                 None => true,
             })
             .collect()
+    }
+
+    /// An interface of `type_name` (or `type_name` itself) that some subgraph declares as an
+    /// `@interfaceObject` resolving `field`: the route to fields only that subgraph knows.
+    pub fn interface_object_route(
+        &self,
+        type_name: &str,
+        field: &str,
+        enabled_labels: &[String],
+    ) -> Option<(Name, GraphId)> {
+        let mut candidates: Vec<Name> = Vec::new();
+        if self.api_schema.get_interface(type_name).is_some() {
+            candidates.push(Name::new(type_name).ok()?);
+        }
+        if let Some(object) = self.api_schema.get_object(type_name) {
+            candidates.extend(object.implements_interfaces.iter().map(|i| i.name.clone()));
+        }
+        candidates.into_iter().find_map(|interface| {
+            let info = self.types.get(&interface)?;
+            let graph = info
+                .graphs
+                .iter()
+                .filter(|g| g.is_interface_object)
+                .find_map(|g| {
+                    match self.field_source_with(&interface, field, g.graph, enabled_labels)? {
+                        Some(source) if source.external => None,
+                        _ => Some(g.graph),
+                    }
+                })?;
+            Some((interface, graph))
+        })
     }
 
     /// Whether `name` is an interface or union of the API schema.

@@ -272,16 +272,14 @@ impl Reader<'_> {
                     condition: None,
                 });
             }
-        } else if sources.is_empty() {
-            // Only `@join__field` without graph (or overridden ones): no subgraph resolves it.
-            return Err(SupergraphError::InvalidJoin(format!(
-                "field {parent}.{} is resolved by no subgraph",
-                def.name
-            )));
         }
+        // `@join__field` without graph (fields an @interfaceObject adds to implementations)
+        // leaves no direct source: only the interface object resolves the field.
+        let no_direct_source = !directives.is_empty() && sources.is_empty();
         Ok(FieldInfo {
             name: def.name.clone(),
             sources,
+            no_direct_source,
         })
     }
 

@@ -124,16 +124,16 @@ pub async fn spawn_dropping() -> String {
 
 // ---- data -------------------------------------------------------------------------------
 
-const USERS: [(&str, &str, &str); 2] = [
+pub const USERS: [(&str, &str, &str); 2] = [
     ("1", "Ada Lovelace", "@ada"),
     ("2", "Alan Turing", "@complete"),
 ];
-const PRODUCTS: [(&str, &str, i32, i32); 3] = [
+pub const PRODUCTS: [(&str, &str, i32, i32); 3] = [
     ("1", "Table", 899, 100),
     ("2", "Couch", 1299, 1000),
     ("3", "Chair", 54, 50),
 ];
-const REVIEWS: [(&str, &str, &str, &str); 4] = [
+pub const REVIEWS: [(&str, &str, &str, &str); 4] = [
     ("1", "Love it!", "1", "1"),
     ("2", "Too expensive.", "2", "1"),
     ("3", "Could be better.", "3", "2"),
