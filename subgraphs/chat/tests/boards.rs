@@ -68,19 +68,9 @@ async fn board_rooms_follow_membership_events_and_removal_ends_subscriptions() {
         server.as_user(&tokens, "bob"),
     );
     let room = "board-b1";
-
-    server
-        .board_event(
-            "TaskAssigned",
-            json!({"boardId": "b1", "taskId": "t", "assigneeId": "bob"}),
-        )
-        .await;
-    server
-        .board_event(
-            "BoardCreated",
-            json!({"boardId": "b1", "name": "Apollo", "ownerId": "ada"}),
-        )
-        .await;
+    let task = json!({"boardId": "b1", "taskId": "t", "assigneeId": "bob"});
+    server.board_event("TaskAssigned", task).await;
+    board_created(&server, "b1", "Apollo", "ada").await;
     eventually("board room created", || async {
         members(&ada, "b1").await.is_some()
     })
@@ -96,12 +86,7 @@ async fn board_rooms_follow_membership_events_and_removal_ends_subscriptions() {
         "UNAUTHENTICATED"
     );
 
-    let added = server
-        .board_event(
-            "BoardMemberAdded",
-            json!({"boardId": "b1", "userId": "bob", "role": "MEMBER"}),
-        )
-        .await;
+    board_member(&server, "b1", "bob", true).await;
     eventually("bob joins", || async { can_read(&bob, room).await }).await;
     assert_eq!(members(&ada, "b1").await.expect("members"), ["ada", "bob"]);
     let mine = bob.ok("{ myChatRooms { id } }", json!({})).await;
@@ -112,67 +97,58 @@ async fn board_rooms_follow_membership_events_and_removal_ends_subscriptions() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     send(&ada, room, "welcome @bob").await;
     let next = next_json(&mut socket).await.expect("message");
-    assert_eq!(
-        next["payload"]["data"]["messageAdded"]["body"], "welcome @bob",
-        "{next}"
-    );
-    assert_eq!(
-        next["payload"]["data"]["messageAdded"]["mentions"],
-        json!([{"id": "bob"}])
-    );
+    let added = &next["payload"]["data"]["messageAdded"];
+    assert_eq!(added["body"], "welcome @bob", "{next}");
+    assert_eq!(added["mentions"], json!([{"id": "bob"}]));
 
-    server
-        .board_event(
-            "BoardMemberRemoved",
-            json!({"boardId": "b1", "userId": "bob"}),
-        )
-        .await;
-    let ended = next_json(&mut socket).await.expect("error or completion");
-    assert_eq!(ended["id"], "1");
-    let error_code = ended["payload"]["errors"][0]["extensions"]["code"]
-        .as_str()
-        .or(ended["payload"][0]["extensions"]["code"].as_str());
-    assert_eq!(error_code, Some("FORBIDDEN"), "{ended}");
-    if ended["type"] == "next" {
-        let complete = next_json(&mut socket).await.expect("complete");
-        assert_eq!(complete["type"], "complete", "{complete}");
-    }
+    board_member(&server, "b1", "bob", false).await;
+    expect_forbidden_end(&mut socket, "1").await;
     assert!(!can_read(&bob, room).await);
-    assert_eq!(
-        code(&bob.post(SEND, json!({"r": room, "b": "still here?"})).await),
-        "FORBIDDEN"
-    );
+    let refused = bob.post(SEND, json!({"r": room, "b": "still here?"})).await;
+    assert_eq!(code(&refused), "FORBIDDEN");
     send(&ada, room, "after bob left").await;
     assert!(silent_for(&mut socket, Duration::from_millis(500)).await);
+    server.stop().await;
+}
 
-    // A redelivered add (older than the removal) changes nothing.
+#[tokio::test]
+async fn redelivered_events_change_nothing_and_deletion_closes_the_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = Tokens::new();
+    let server = Server::start(dir.path(), &tokens).await;
+    let (ada, bob) = (
+        server.as_user(&tokens, "ada"),
+        server.as_user(&tokens, "bob"),
+    );
+    let room = "board-b4";
+    let created = board_created(&server, "b4", "Apollo", "ada").await;
+    let added = board_member(&server, "b4", "bob", true).await;
+    board_member(&server, "b4", "bob", false).await;
+    flush(&server, &ada, "b4", "carol").await;
+    send(&ada, room, "kept").await;
+
+    // A redelivered add (older than the removal) and creation change nothing.
     server.append(&added).await;
-    flush(&server, &ada, "b1", "carol").await;
+    server.append(&created).await;
+    flush(&server, &ada, "b4", "dan").await;
     assert!(
         !can_read(&bob, room).await,
         "redelivered BoardMemberAdded re-added bob"
     );
     assert_eq!(
-        members(&ada, "b1").await.expect("members"),
-        ["ada", "carol"]
+        members(&ada, "b4").await.expect("members"),
+        ["ada", "carol", "dan"]
     );
+    assert_eq!(full_history(&ada, room, 10).await.len(), 1);
 
-    server
-        .board_event(
-            "BoardDeleted",
-            json!({"boardId": "b1", "memberIds": ["ada", "carol"]}),
-        )
-        .await;
+    let deleted = json!({"boardId": "b4", "memberIds": ["ada", "carol", "dan"]});
+    server.board_event("BoardDeleted", deleted).await;
     eventually("room gone", || async { !can_read(&ada, room).await }).await;
-    assert_eq!(code(&board_room(&ada, "b1").await), "NOT_FOUND");
-    assert_eq!(
-        ada.ok("{ myChatRooms { id } }", json!({})).await["myChatRooms"],
-        json!([])
-    );
-    assert_eq!(
-        code(&ada.post(SEND, json!({"r": room, "b": "anyone?"})).await),
-        "NOT_FOUND"
-    );
+    assert_eq!(code(&board_room(&ada, "b4").await), "NOT_FOUND");
+    let mine = ada.ok("{ myChatRooms { id } }", json!({})).await;
+    assert_eq!(mine["myChatRooms"], json!([]));
+    let refused = ada.post(SEND, json!({"r": room, "b": "anyone?"})).await;
+    assert_eq!(code(&refused), "NOT_FOUND");
     server.stop().await;
 }
 
@@ -180,100 +156,104 @@ fn event(kind: &str, payload: Value) -> DomainEvent {
     DomainEvent::new(kind, "boards-test", payload)
 }
 
+fn member_event(board: &str, user: &str, add: bool) -> DomainEvent {
+    match add {
+        true => event(
+            "BoardMemberAdded",
+            json!({"boardId": board, "userId": user, "role": "MEMBER"}),
+        ),
+        false => event(
+            "BoardMemberRemoved",
+            json!({"boardId": board, "userId": user}),
+        ),
+    }
+}
+
+/// A chat without its app, so without consumers: events are applied only by the test, in the
+/// order it chooses.
+async fn consumerless(dir: &std::path::Path, tokens: &Tokens) -> chat::Chat {
+    let config = kit::config::ServiceConfig {
+        data_dir: dir.to_owned(),
+        ..Default::default()
+    };
+    chat::Chat::start(&config, tokens.verifier())
+        .await
+        .expect("start")
+}
+
+/// Applies `event` directly; true when the room changed.
+async fn apply(chat: &chat::Chat, event: &DomainEvent) -> bool {
+    chat.service
+        .apply_board_event(event)
+        .await
+        .unwrap_or_else(|e| panic!("{} failed: {e}", event.kind))
+}
+
 #[tokio::test]
 async fn each_event_applies_once_whatever_the_redelivery_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tokens = Tokens::new();
-    let config = kit::config::ServiceConfig {
-        data_dir: dir.path().to_owned(),
-        ..Default::default()
-    };
-    // No app, so no consumer: events are applied only by this test, in the order it chooses.
-    let chat = chat::Chat::start(&config, tokens.verifier())
-        .await
-        .expect("start");
-    let service = &chat.service;
-    let created = event(
-        "BoardCreated",
-        json!({"boardId": "b2", "name": "Gemini", "ownerId": "ada"}),
-    );
-    let add_bob = event(
-        "BoardMemberAdded",
-        json!({"boardId": "b2", "userId": "bob", "role": "MEMBER"}),
-    );
-    let remove_bob = event(
-        "BoardMemberRemoved",
-        json!({"boardId": "b2", "userId": "bob"}),
-    );
-    let remove_ada = event(
-        "BoardMemberRemoved",
-        json!({"boardId": "b2", "userId": "ada"}),
-    );
-    let add_carol = event(
-        "BoardMemberAdded",
-        json!({"boardId": "b2", "userId": "carol", "role": "MEMBER"}),
-    );
+    let chat = consumerless(dir.path(), &tokens).await;
+    let payload = json!({"boardId": "b2", "name": "Gemini", "ownerId": "ada"});
+    let created = event("BoardCreated", payload);
+    let add_bob = member_event("b2", "bob", true);
+    let remove_bob = member_event("b2", "bob", false);
+    let remove_ada = member_event("b2", "ada", false);
+    let add_carol = member_event("b2", "carol", true);
 
-    assert!(
-        service.apply_board_event(&add_bob).await.is_err(),
-        "room does not exist yet: retried later"
-    );
-    assert!(service.apply_board_event(&created).await.expect("created"));
-    assert!(!service.apply_board_event(&created).await.expect("again"));
+    let early = chat.service.apply_board_event(&add_bob).await;
+    assert!(early.is_err(), "room does not exist yet: retried later");
+    assert!(apply(&chat, &created).await);
+    assert!(!apply(&chat, &created).await);
     // A later event applied before an earlier one (two replicas consuming): the later wins.
-    assert!(service
-        .apply_board_event(&remove_bob)
-        .await
-        .expect("remove"));
-    assert!(!service
-        .apply_board_event(&add_bob)
-        .await
-        .expect("older add"));
-    assert!(service.apply_board_event(&add_carol).await.expect("carol"));
-    assert!(service
-        .apply_board_event(&remove_ada)
-        .await
-        .expect("remove ada"));
+    assert!(apply(&chat, &remove_bob).await);
+    assert!(!apply(&chat, &add_bob).await, "older add");
+    assert!(apply(&chat, &add_carol).await);
+    assert!(apply(&chat, &remove_ada).await);
     for redelivered in [&created, &add_bob, &remove_bob, &add_carol, &remove_ada] {
-        assert!(
-            !service
-                .apply_board_event(redelivered)
-                .await
-                .expect("redelivery"),
-            "{}",
-            redelivered.kind
-        );
+        assert!(!apply(&chat, redelivered).await, "{}", redelivered.kind);
     }
-    let room = service.room("board-b2").await.expect("get").expect("room");
+    let room = chat
+        .service
+        .room("board-b2")
+        .await
+        .expect("get")
+        .expect("room");
     assert_eq!(room.member_ids, ["carol"]);
     assert_eq!(room.name, "Gemini");
+}
 
+#[tokio::test]
+async fn deletion_is_final_and_other_kinds_are_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = Tokens::new();
+    let chat = consumerless(dir.path(), &tokens).await;
+    let payload = json!({"boardId": "b5", "name": "Vostok", "ownerId": "ada"});
+    let created = event("BoardCreated", payload);
+    assert!(apply(&chat, &created).await);
     let deleted = event(
         "BoardDeleted",
-        json!({"boardId": "b2", "memberIds": ["carol"]}),
+        json!({"boardId": "b5", "memberIds": ["ada"]}),
     );
-    assert!(service.apply_board_event(&deleted).await.expect("deleted"));
-    let late = event(
-        "BoardMemberAdded",
-        json!({"boardId": "b2", "userId": "dan", "role": "MEMBER"}),
+    assert!(apply(&chat, &deleted).await);
+    assert!(!apply(&chat, &deleted).await);
+    assert!(
+        !apply(&chat, &member_event("b5", "dan", true)).await,
+        "after delete"
     );
-    assert!(!service
-        .apply_board_event(&late)
+    assert!(!apply(&chat, &created).await, "created after delete");
+    let room = chat
+        .service
+        .room("board-b5")
         .await
-        .expect("after delete"));
-    assert!(!service
-        .apply_board_event(&created)
-        .await
-        .expect("created after delete"));
-    let room = service.room("board-b2").await.expect("get").expect("room");
+        .expect("get")
+        .expect("room");
     assert!(room.deleted && room.member_ids.is_empty());
-    let ignored = event("TaskAssigned", json!({"boardId": "b2"}));
-    assert!(!service
-        .apply_board_event(&ignored)
-        .await
-        .expect("ignored kind"));
-    let malformed = event("BoardMemberAdded", json!({"boardId": "b2"}));
-    assert!(service.apply_board_event(&malformed).await.is_err());
+
+    let ignored = event("TaskAssigned", json!({"boardId": "b5"}));
+    assert!(!apply(&chat, &ignored).await);
+    let malformed = event("BoardMemberAdded", json!({"boardId": "b5"}));
+    assert!(chat.service.apply_board_event(&malformed).await.is_err());
 }
 
 #[tokio::test]
@@ -331,5 +311,37 @@ async fn a_restart_resumes_the_stream_without_applying_anything_twice() {
     let history = full_history(&ada, "board-b3", 10).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["body"], "before restart");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn board_chat_rooms_of_many_boards_load_in_one_store_query() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = Tokens::new();
+    let server = Server::start(dir.path(), &tokens).await;
+    let ada = server.as_user(&tokens, "ada");
+    for i in 0..3 {
+        board_created(&server, &format!("m{i}"), &format!("Board {i}"), "ada").await;
+    }
+    eventually("rooms created", || async {
+        members(&ada, "m2").await.is_some()
+    })
+    .await;
+    let reps: Vec<Value> = ["m0", "m1", "m2", "unknown"]
+        .iter()
+        .map(|id| json!({"__typename": "Board", "id": id}))
+        .collect();
+    let before = store_calls(&server.metrics, "find");
+    let body = ada.post(BOARD_ROOM, json!({"r": reps})).await;
+    assert_eq!(
+        store_calls(&server.metrics, "find") - before,
+        1,
+        "one query for all rooms"
+    );
+    let entities = &body["data"]["_entities"];
+    assert_eq!(entities[1]["chatRoom"]["name"], "Board 1", "{body}");
+    assert_eq!(entities[2]["chatRoom"]["id"], "board-m2");
+    assert!(entities[3]["chatRoom"].is_null(), "{body}");
+    assert_eq!(code(&body), "NOT_FOUND", "{body}");
     server.stop().await;
 }

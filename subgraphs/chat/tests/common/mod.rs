@@ -242,3 +242,47 @@ pub async fn next_json(socket: &mut Socket) -> Option<Value> {
 pub async fn silent_for(socket: &mut Socket, wait: Duration) -> bool {
     tokio::time::timeout(wait, next_json(socket)).await.is_err()
 }
+
+/// Asserts the subscription `id` ends with a `FORBIDDEN` error (then completes).
+pub async fn expect_forbidden_end(socket: &mut Socket, id: &str) {
+    let ended = next_json(socket).await.expect("error or completion");
+    assert_eq!(ended["id"], id, "{ended}");
+    let code = ended["payload"]["errors"][0]["extensions"]["code"]
+        .as_str()
+        .or(ended["payload"][0]["extensions"]["code"].as_str());
+    assert_eq!(code, Some("FORBIDDEN"), "{ended}");
+    if ended["type"] == "next" {
+        let complete = next_json(socket).await.expect("complete");
+        assert_eq!(complete["type"], "complete", "{complete}");
+    }
+}
+
+/// Appends `BoardCreated` as the boards subgraph would.
+pub async fn board_created(server: &Server, board: &str, name: &str, owner: &str) -> DomainEvent {
+    let payload = json!({"boardId": board, "name": name, "ownerId": owner});
+    server.board_event("BoardCreated", payload).await
+}
+
+/// Appends `BoardMemberAdded` (or `BoardMemberRemoved` when `add` is false).
+pub async fn board_member(server: &Server, board: &str, user: &str, add: bool) -> DomainEvent {
+    if add {
+        let payload = json!({"boardId": board, "userId": user, "role": "MEMBER"});
+        server.board_event("BoardMemberAdded", payload).await
+    } else {
+        let payload = json!({"boardId": board, "userId": user});
+        server.board_event("BoardMemberRemoved", payload).await
+    }
+}
+
+/// `platform_store_call_duration_seconds_count` for one operation, from `/metrics`.
+pub fn store_calls(metrics: &kit::metrics::Metrics, op: &str) -> u64 {
+    let needle = format!("op=\"{op}\"");
+    metrics
+        .render()
+        .lines()
+        .filter(|l| {
+            l.starts_with("platform_store_call_duration_seconds_count") && l.contains(&needle)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
