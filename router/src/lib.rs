@@ -3,6 +3,7 @@
 //! Embedding: build a [`Config`], bind a listener, and call [`serve`] with a cancellation
 //! token; or build an [`AppState`] with [`load_state`] and mount [`app`] yourself.
 
+pub mod check;
 pub mod compose;
 pub mod execute;
 pub mod http;

@@ -2,6 +2,7 @@
 //! format Apollo's composition produces, so our supergraph runs on other routers and theirs on
 //! ours. Pure: no IO here except [`fetch_sdl`], which asks a running subgraph for its SDL.
 
+mod extract;
 mod fieldset;
 mod merge;
 mod print;
@@ -10,6 +11,8 @@ mod satisfy;
 mod subgraph;
 
 use std::fmt;
+
+pub use extract::extract;
 
 use merge::{Merged, MergedField};
 use subgraph::Kind;

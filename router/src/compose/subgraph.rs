@@ -171,7 +171,39 @@ pub fn parse(name: &str, url: &str, sdl: &str) -> Result<Subgraph, CompositionEr
     {
         subgraph.types.shift_remove("Query");
     }
+    check_references(&subgraph)?;
     Ok(subgraph)
+}
+
+/// Every type a subgraph refers to must be defined in it (or be a built-in scalar).
+fn check_references(subgraph: &Subgraph) -> Result<(), CompositionError> {
+    let defined = |name: &str| {
+        subgraph.types.contains_key(name)
+            || BUILT_IN_SCALARS.contains(&name)
+            || FEDERATION_TYPES.contains(&name)
+    };
+    for ty in subgraph.types.values() {
+        let mut referenced: Vec<(String, &str)> = Vec::new();
+        for field in ty.fields.values() {
+            referenced.push((field.ty.inner_named_type().to_string(), &field.name));
+            for arg in field.args.values() {
+                referenced.push((arg.ty.inner_named_type().to_string(), &field.name));
+            }
+        }
+        for name in ty.members.iter().chain(&ty.implements) {
+            referenced.push((name.clone(), &ty.name));
+        }
+        if let Some((missing, at)) = referenced.iter().find(|(name, _)| !defined(name)) {
+            return Err(CompositionError::new(
+                ErrorCode::InvalidGraphQL,
+                format!(
+                    "[{}] type \"{missing}\" used by \"{}\" ({at}) is not defined",
+                    subgraph.name, ty.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `extend type X` next to `type X` in one subgraph: one type with both field sets.
