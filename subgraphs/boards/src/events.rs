@@ -2,11 +2,14 @@
 //! `taskChanged`) and durable domain events on the stream [`STREAM`] (see `EVENTS.md`).
 
 use async_graphql::Enum;
-use kit::events::{DomainEvent, SharedEventStream, SharedPubSub};
+use std::sync::Arc;
+
+use kit::events::{DomainEvent, SharedPubSub};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::model::{BoardDoc, BoardRole, TaskDoc};
+use crate::outbox::Outbox;
 
 /// The durable stream other subgraphs consume.
 pub const STREAM: &str = "boards";
@@ -55,12 +58,13 @@ pub enum LiveMessage {
     BoardDeleted { board_id: String },
 }
 
-/// Publishes and appends; failures are logged, never returned: they happen after the write is
-/// stored, and failing the mutation then would tell the client its change did not happen.
+/// Publishes live messages and sends domain events through the outbox. Failures are logged,
+/// never returned: they happen after the write is stored, and failing the mutation then would
+/// tell the client its change did not happen.
 #[derive(Clone)]
 pub struct Publisher {
     pub pubsub: SharedPubSub,
-    pub events: SharedEventStream,
+    pub outbox: Arc<Outbox>,
 }
 
 impl Publisher {
@@ -98,10 +102,9 @@ impl Publisher {
     }
 
     async fn domain(&self, kind: &str, actor: &str, payload: serde_json::Value) {
-        let event = DomainEvent::new(kind, actor, payload);
-        if let Err(error) = self.events.append(STREAM, &event).await {
-            tracing::error!(kind, event_id = %event.id, code = error.code(), %error, "domain event lost");
-        }
+        self.outbox
+            .send(DomainEvent::new(kind, actor, payload))
+            .await;
     }
 
     pub async fn board_created(&self, board: &BoardDoc, actor: &str) {

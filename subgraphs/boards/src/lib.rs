@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod model;
+pub mod outbox;
 pub mod page;
 pub mod position;
 pub mod schema;
@@ -12,6 +13,7 @@ pub mod service;
 pub mod validate;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth::TokenVerifier;
 use axum::Router;
@@ -41,6 +43,7 @@ pub struct Boards {
     pub service: Arc<BoardsService>,
     pub schema: BoardsSchema,
     verifier: TokenVerifier,
+    sweep_every: Option<Duration>,
 }
 
 impl Boards {
@@ -62,11 +65,25 @@ impl Boards {
             service,
             schema,
             verifier,
+            sweep_every: Some(outbox::SWEEP_EVERY),
         })
     }
 
+    /// How often [`Boards::app`]'s outbox sweeper runs (default [`outbox::SWEEP_EVERY`]);
+    /// `None` starts none (tests that count store calls, or a deployment sweeping elsewhere).
+    pub fn with_outbox_sweep(mut self, every: Option<Duration>) -> Self {
+        self.sweep_every = every;
+        self
+    }
+
     /// The HTTP app: the kit's `/graphql` (POST, GET, WebSocket), `/health`, `/ready`, `/metrics`.
+    /// Also starts the domain-event outbox sweeper, which stops with `shutdown`; call it once
+    /// per server, inside a Tokio runtime.
     pub fn app(&self, shutdown: CancellationToken) -> Router {
+        if let Some(every) = self.sweep_every {
+            let outbox = self.service.outbox().clone();
+            outbox.spawn_sweeper(every, shutdown.clone());
+        }
         let ctx = ServerContext {
             service: SERVICE,
             verifier: self.verifier.clone(),

@@ -5,6 +5,7 @@ mod boards;
 mod ordering;
 mod tasks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
@@ -15,6 +16,7 @@ use kit::{ApiError, ApiResult, Infra};
 
 use crate::events::{channel, LiveMessage, Publisher};
 use crate::model::{BoardDoc, TaskDoc, TaskStatus, BOARDS, TASKS};
+use crate::outbox::Outbox;
 use crate::page::{self, Page};
 use crate::validate;
 
@@ -56,15 +58,21 @@ impl BoardsService {
                 IndexSpec::new(TASKS, &["assigneeId"]),
             ])
             .await?;
+        let outbox = Arc::new(Outbox::new(&infra.store, infra.events.clone()).await?);
         Ok(Self {
             boards: infra.store.collection(BOARDS),
             tasks: infra.store.collection(TASKS),
             cache: infra.cache.clone(),
             publish: Publisher {
                 pubsub: infra.pubsub.clone(),
-                events: infra.events.clone(),
+                outbox,
             },
         })
+    }
+
+    /// The outbox of this service's domain events (for its sweeper).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.publish.outbox
     }
 
     /// A board (through the cache), or `NOT_FOUND`.

@@ -29,6 +29,8 @@ pub struct Backing {
     pub signer: Arc<TokenSigner>,
     pub redis: Option<(String, String)>,
     pub mongodb: Option<(String, String)>,
+    /// The outbox sweeper's interval; none by default, so store-call counts stay exact.
+    pub sweep_every: Option<std::time::Duration>,
 }
 
 impl Backing {
@@ -46,6 +48,7 @@ impl Backing {
             signer: Arc::new(TokenSigner::ephemeral(ISS, AUD)),
             redis: None,
             mongodb,
+            sweep_every: None,
         }
     }
 
@@ -63,6 +66,7 @@ pub struct Server {
     pub client: GqlClient,
     pub metrics: Arc<Metrics>,
     pub events: SharedEventStream,
+    pub outbox: Arc<boards::outbox::Outbox>,
     pub backing: Backing,
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<()>,
@@ -98,7 +102,8 @@ impl Server {
         let verifier = TokenVerifier::from_jwks(&backing.signer.jwks(), ISS, AUD);
         let boards = boards::Boards::start(&config, verifier)
             .await
-            .expect("start boards");
+            .expect("start boards")
+            .with_outbox_sweep(backing.sweep_every);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -116,6 +121,7 @@ impl Server {
             base,
             metrics: boards.infra.metrics.clone(),
             events: boards.infra.events.clone(),
+            outbox: boards.service.outbox().clone(),
             backing,
             shutdown,
             handle,
