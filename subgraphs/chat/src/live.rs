@@ -9,7 +9,8 @@
 //! notification is made up for by a periodic poll, which also re-checks membership, so a
 //! member removed from the room gets a `FORBIDDEN` error and the subscription ends.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
@@ -47,7 +48,9 @@ pub async fn follow(
         .map_err(ApiError::internal)?;
     let room = service.room_for_member(user_id, room_id).await?;
     let (tx, rx) = mpsc::channel(BUFFER);
+    let registration = Registration::new(&service, &room.id);
     let follower = Follower {
+        _registration: registration,
         service,
         user_id: user_id.to_owned(),
         room_id: room.id,
@@ -61,7 +64,42 @@ pub async fn follow(
     }))
 }
 
+/// Counts a live subscription in [`ChatService::live_subscriptions`] while it exists.
+struct Registration {
+    followers: Arc<Mutex<HashMap<String, usize>>>,
+    room_id: String,
+}
+
+impl Registration {
+    fn new(service: &ChatService, room_id: &str) -> Self {
+        let followers = service.followers.clone();
+        *lock(&followers).entry(room_id.to_owned()).or_default() += 1;
+        Self {
+            followers,
+            room_id: room_id.to_owned(),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut followers = lock(&self.followers);
+        if let Some(count) = followers.get_mut(&self.room_id) {
+            *count -= 1;
+            if *count == 0 {
+                followers.remove(&self.room_id);
+            }
+        }
+    }
+}
+
+/// A poisoned counter map is still a usable counter map.
+fn lock(map: &Mutex<HashMap<String, usize>>) -> MutexGuard<'_, HashMap<String, usize>> {
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Follower {
+    _registration: Registration,
     service: Arc<ChatService>,
     user_id: String,
     room_id: String,

@@ -1,7 +1,8 @@
 //! Chat operations: rooms, messages, history, display names. Resolvers call these; every
 //! store error becomes an `ApiError` here, so internals are masked before reaching a client.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use kit::events::{DomainEvent, SharedEventStream, SharedPubSub};
 use kit::store::{
@@ -38,6 +39,8 @@ pub struct ChatService {
     pub(crate) names: Collection<NameDoc>,
     pub(crate) pubsub: SharedPubSub,
     events: SharedEventStream,
+    /// Live `messageAdded` subscriptions per room on this replica.
+    pub(crate) followers: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl ChatService {
@@ -61,7 +64,14 @@ impl ChatService {
             names: store.collection(NAMES),
             pubsub,
             events,
+            followers: Arc::default(),
         })
+    }
+
+    /// How many `messageAdded` subscriptions to `room_id` this replica is serving.
+    pub fn live_subscriptions(&self, room_id: &str) -> usize {
+        let followers = self.followers.lock().unwrap_or_else(|e| e.into_inner());
+        followers.get(room_id).copied().unwrap_or(0)
     }
 
     pub async fn rooms_by_ids(&self, ids: &[String]) -> ApiResult<Vec<RoomDoc>> {

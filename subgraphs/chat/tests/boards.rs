@@ -94,7 +94,7 @@ async fn board_rooms_follow_membership_events_and_removal_ends_subscriptions() {
 
     let mut socket = ws_connect(&server.base, Some(&tokens.token("bob"))).await;
     subscribe(&mut socket, "1", room).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_subscribed(&server, room, 1).await;
     send(&ada, room, "welcome @bob").await;
     let next = next_json(&mut socket).await.expect("message");
     let added = &next["payload"]["data"]["messageAdded"];
@@ -108,6 +108,7 @@ async fn board_rooms_follow_membership_events_and_removal_ends_subscriptions() {
     assert_eq!(code(&refused), "FORBIDDEN");
     send(&ada, room, "after bob left").await;
     assert!(silent_for(&mut socket, Duration::from_millis(500)).await);
+    assert_eq!(server.chat.service.live_subscriptions(room), 0);
     server.stop().await;
 }
 

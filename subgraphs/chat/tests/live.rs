@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use chat::model::{MessageDoc, RoomDoc};
 use common::*;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use kit::store::{Filter, Update};
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 fn error_code(message: &Value) -> Option<&str> {
     message["payload"]["errors"][0]["extensions"]["code"]
@@ -47,7 +48,7 @@ async fn only_members_subscribe_and_they_get_new_messages_in_order() {
 
     let mut socket = ws_connect(&server.base, Some(&tokens.token("bob"))).await;
     subscribe(&mut socket, "1", &room).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_subscribed(&server, &room, 1).await;
     for i in 0..20 {
         send(&ada, &room, &format!("live {i}")).await;
     }
@@ -60,6 +61,13 @@ async fn only_members_subscribe_and_they_get_new_messages_in_order() {
             "the first message was stored before subscribing"
         );
     }
+    // Completing the operation stops the follower on the server.
+    let complete = serde_json::json!({"id": "1", "type": "complete"}).to_string();
+    socket.send(WsMessage::text(complete)).await.expect("send");
+    eventually("follower stopped", || async {
+        server.chat.service.live_subscriptions(&room) == 0
+    })
+    .await;
     server.stop().await;
 }
 
@@ -72,7 +80,7 @@ async fn a_subscriber_waits_for_a_missing_sequence_number_and_skips_it_only_afte
     let room = create_room(&ada, "Room", &[]).await;
     let mut socket = ws_connect(&server.base, Some(&tokens.token("ada"))).await;
     subscribe(&mut socket, "1", &room).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_subscribed(&server, &room, 1).await;
 
     // A sender on another replica allocated seq 1 and is still storing it.
     let rooms = server.chat.infra.store.collection::<RoomDoc>("rooms");
@@ -148,7 +156,8 @@ async fn a_thousand_concurrent_messages_from_two_replicas_arrive_in_history_orde
         subscribe(&mut socket, "1", &room).await;
         sockets.push(socket);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_subscribed(&a, &room, 1).await;
+    wait_subscribed(&b, &room, 1).await;
     send(&ada, &room, "warm-up").await;
     for socket in &mut sockets {
         assert_eq!(next_message(socket).await["body"], "warm-up");

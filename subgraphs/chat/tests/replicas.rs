@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use kit::test_client::GqlClient;
 use serde_json::json;
@@ -78,7 +76,7 @@ async fn replicas_share_board_membership_and_end_subscriptions_across_replicas()
     // u1 listens on replica B; the removal may be handled by either replica.
     let mut socket = ws_connect(&b.base, Some(&tokens.token("u1"))).await;
     subscribe(&mut socket, "1", room).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_subscribed(&b, room, 1).await;
     send(&ada_a, room, "hello u1").await;
     let next = next_json(&mut socket).await.expect("message");
     assert_eq!(

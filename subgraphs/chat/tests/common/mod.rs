@@ -286,3 +286,14 @@ pub fn store_calls(metrics: &kit::metrics::Metrics, op: &str) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// Waits until `server` serves at least `count` live subscriptions to `room`: messages sent
+/// from then on reach them.
+pub async fn wait_subscribed(server: &Server, room: &str, count: usize) {
+    let service = server.chat.service.clone();
+    eventually("subscription active", || {
+        let service = service.clone();
+        async move { service.live_subscriptions(room) >= count }
+    })
+    .await;
+}
