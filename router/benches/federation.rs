@@ -98,11 +98,19 @@ async fn main() -> anyhow::Result<()> {
         "concurrency {concurrency}, {seconds}s per target, {} cores",
         std::thread::available_parallelism()?.get()
     );
+    let cpu_before = cpu_seconds(child.id());
     let router = load(&client, &router_url, concurrency, seconds).await;
+    let router_cpu = cpu_seconds(child.id())
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let peak = peak_memory_kib(child.id());
     let monolith = load(&client, &monolith_url, concurrency, seconds).await;
     router.print("router  ");
     monolith.print("monolith");
+    if let Some(cpu) = router_cpu {
+        let per_request = cpu / router.requests.max(1) as f64 * 1e6;
+        println!("router process CPU: {cpu:.2} s total, {per_request:.0} us per request");
+    }
     println!(
         "router peak memory (VmHWM): {} MiB",
         peak.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
@@ -221,6 +229,15 @@ async fn load(client: &reqwest::Client, url: &str, concurrency: usize, seconds: 
     stats.elapsed = started.elapsed();
     stats.latencies_us.sort_unstable();
     stats
+}
+
+/// User + system CPU time of a process, from /proc/<pid>/stat (clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 fn peak_memory_kib(pid: u32) -> Option<u64> {

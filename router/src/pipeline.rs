@@ -156,13 +156,30 @@ pub fn coerce_variables(
         &input,
     )
     .map_err(|e| RequestError::Variables(e.message().to_string()))?;
-    serde_json::to_value(coerced.into_inner())
+    let mut coerced = serde_json::to_value(coerced.into_inner())
         .ok()
         .and_then(|v| match v {
             Value::Object(map) => Some(map),
             _ => None,
         })
-        .ok_or_else(|| RequestError::Variables("variables are not a JSON object".into()))
+        .ok_or_else(|| RequestError::Variables("variables are not a JSON object".into()))?;
+    for definition in &prepared.operation.variables {
+        if definition.ty.inner_named_type() == "ID" {
+            if let Some(value) = coerced.get_mut(definition.name.as_str()) {
+                ids_to_strings(value);
+            }
+        }
+    }
+    Ok(coerced)
+}
+
+/// An `ID` given as an integer is coerced to its string form (the spec's ID coercion).
+fn ids_to_strings(value: &mut Value) {
+    match value {
+        Value::Number(n) => *value = Value::String(n.to_string()),
+        Value::Array(items) => items.iter_mut().for_each(ids_to_strings),
+        _ => {}
+    }
 }
 
 /// Stages 4+5: normalize and plan.

@@ -53,3 +53,54 @@ fn union_members_with_named_fragments() {
         }
     "#);
 }
+
+#[tokio::test]
+async fn union_members_jump_by_runtime_type_and_results_follow_the_client_selection() {
+    use axum::routing::post;
+    use common::subgraphs::spawn_mock;
+    use serde_json::{json, Value};
+    use std::sync::{Arc, Mutex};
+
+    let catalog = axum::Router::new().route(
+        "/graphql",
+        post(|| async {
+            axum::Json(json!({ "data": { "search": [
+                { "__typename": "Movie", "title": "Alien" },
+                { "__typename": "Book", "title": "Dune", "id": "b1" },
+                { "__typename": "Book", "title": "Emma", "id": "b2" } ] } }))
+        }),
+    );
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let log = seen.clone();
+    let reviews = axum::Router::new().route(
+        "/graphql",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(body);
+                axum::Json(json!({ "data": { "_entities": [
+                    { "__typename": "Book", "reviews": ["epic"] },
+                    { "__typename": "Book", "reviews": [] } ] } }))
+            }
+        }),
+    );
+    let sdl = common::with_urls(
+        &common::fixture("abstract_types"),
+        &[
+            ("catalog", &spawn_mock(catalog).await),
+            ("reviews", &spawn_mock(reviews).await),
+        ],
+    );
+    let app = common::router_app(&sdl, std::time::Duration::from_secs(2));
+    let query = r#"{ search(term: "x") { ... on Book { reviews title } ... on Movie { title } } }"#;
+    let (_, _, body) = common::post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(
+        serde_json::to_string(&body).unwrap(),
+        r#"{"data":{"search":[{"title":"Alien"},{"reviews":["epic"],"title":"Dune"},{"reviews":[],"title":"Emma"}]}}"#
+    );
+    let requests = seen.lock().unwrap();
+    assert_eq!(
+        requests[0]["variables"]["representations"],
+        json!([{ "__typename": "Book", "id": "b1" }, { "__typename": "Book", "id": "b2" }])
+    );
+}

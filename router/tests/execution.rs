@@ -194,3 +194,28 @@ async fn client_alias_named_like_a_key_field_does_not_corrupt_representations() 
     let reps = &demo.reviews.requests()[0].body["variables"]["representations"];
     assert_eq!(reps, &json!([{ "__typename": "Product", "upc": "1" }]));
 }
+
+#[tokio::test]
+async fn only_used_variables_are_forwarded_with_their_coerced_values() {
+    let (demo, app) = demo().await;
+    let query =
+        "query($id: ID!, $n: Int = 1) { user(id: $id) { name } topProducts(first: $n) { name } }";
+    let (_, _, body) = post(
+        &app,
+        json!({ "query": query, "variables": { "id": 2 } }),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "user": { "name": "Alan Turing" }, "topProducts": [ { "name": "Table" } ] } })
+    );
+    assert_eq!(
+        demo.accounts.requests()[0].body["variables"],
+        json!({ "id": "2" })
+    );
+    assert_eq!(
+        demo.products.requests()[0].body["variables"],
+        json!({ "n": 1 })
+    );
+}

@@ -155,3 +155,30 @@ async fn unexplained_null_in_non_null_field_adds_an_error() {
         "Cannot return null for non-nullable field Product.upc"
     );
 }
+
+#[tokio::test]
+async fn per_subgraph_timeout_overrides_the_default() {
+    let app = axum::Router::new().route(
+        "/graphql",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "{}"
+        }),
+    );
+    let demo = Demo::start().await;
+    let sdl = with_urls(&demo.supergraph(), &[("reviews", &spawn_mock(app).await)]);
+    let settings = router::ExecutionSettings {
+        subgraph_timeout: Duration::from_secs(60),
+        subgraph_timeouts: [("reviews".to_owned(), Duration::from_millis(200))].into(),
+        ..Default::default()
+    };
+    let router = common::router_app_with(&sdl, settings);
+    let started = Instant::now();
+    let (_, _, body) = send_query(&router, json!({ "query": QUERY }), &[]).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(body["data"], partial());
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "SUBREQUEST_TIMEOUT"
+    );
+}

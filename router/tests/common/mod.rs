@@ -105,10 +105,17 @@ pub fn with_urls(sdl: &str, urls: &[(&str, &str)]) -> String {
 
 /// An HTTP app for `sdl` with the given subgraph timeout.
 pub fn router_app(sdl: &str, timeout: std::time::Duration) -> axum::Router {
-    let settings = router::ExecutionSettings {
-        subgraph_timeout: timeout,
-        ..Default::default()
-    };
+    router_app_with(
+        sdl,
+        router::ExecutionSettings {
+            subgraph_timeout: timeout,
+            ..Default::default()
+        },
+    )
+}
+
+/// An HTTP app for `sdl` with the given execution settings.
+pub fn router_app_with(sdl: &str, settings: router::ExecutionSettings) -> axum::Router {
     let client = std::sync::Arc::new(router::execute::fetch::SubgraphClient::new());
     let state = router::RouterState::new(sdl, client, settings).expect("supergraph parses");
     router::app(std::sync::Arc::new(router::AppState {
