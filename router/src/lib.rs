@@ -4,6 +4,7 @@
 //! token; or build an [`AppState`] with [`load_state`] and mount [`app`] yourself.
 
 pub mod check;
+pub mod cli;
 pub mod compose;
 pub mod execute;
 pub mod http;

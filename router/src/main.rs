@@ -15,6 +15,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compose subgraph SDLs into a supergraph.
+    Compose(router::cli::ComposeArgs),
+    /// Report what proposed subgraph schemas break for clients (exit status 1 when breaking).
+    Check(router::cli::CheckArgs),
     /// Serve GraphQL over HTTP for a supergraph, reloading it when the file changes.
     Serve {
         #[arg(long, env = "ROUTER_SUPERGRAPH")]
@@ -59,6 +63,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Compose(args) => {
+            std::process::exit(router::cli::compose_command(args).await.into())
+        }
+        Command::Check(args) => std::process::exit(router::cli::check_command(args).await.into()),
         Command::Serve {
             supergraph,
             listen,
