@@ -4,10 +4,13 @@
 //! read from the store by sequence number, so what a subscriber sees is exactly the history
 //! order whichever replica stored a message and in whatever order notifications arrive.
 //! When message `n + 1` is stored but `n` is not yet (its sender allocated `n` first but is
-//! still inserting it), the subscriber waits for `n`; only a number still missing after
-//! [`GAP_TIMEOUT`] (its sender died between allocating and storing) is skipped. A lost
-//! notification is made up for by a periodic poll, which also re-checks membership, so a
-//! member removed from the room gets a `FORBIDDEN` error and the subscription ends.
+//! still inserting it), the subscriber waits for `n`. After [`GAP_TIMEOUT`] it stores a
+//! tombstone under `n` (the unique `(roomId, seq)` index decides): if that succeeds the number
+//! is skipped for good, and a sender that was merely slow gets a duplicate error and re-sends
+//! under a new number, so history never holds a message a subscriber skipped; if it fails, the
+//! message has just arrived and is delivered. A lost notification is made up for by a periodic
+//! poll, which also re-checks membership, so a member removed from the room gets a `FORBIDDEN`
+//! error and the subscription ends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,8 +25,9 @@ use tokio::sync::mpsc;
 use crate::model::MessageDoc;
 use crate::service::{room_channel, ChatService};
 
-/// How long a sequence number may stay missing behind stored later ones before it is skipped.
-pub const GAP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a sequence number may stay missing behind stored later ones before it is claimed
+/// by a tombstone and skipped.
+pub const GAP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an idle subscription polls the store and re-checks membership.
 const POLL: Duration = Duration::from_secs(2);
 /// How often a subscription waiting for a missing sequence number looks again.
@@ -158,9 +162,10 @@ impl Follower {
         self.catch_up().await
     }
 
-    /// Delivers stored messages from `next_seq` on, in order, up to the first gap.
+    /// Delivers stored messages from `next_seq` on, in order, up to the first gap that has
+    /// not timed out yet.
     async fn catch_up(&mut self) -> ApiResult<()> {
-        loop {
+        'query: loop {
             let filter =
                 Filter::eq("roomId", self.room_id.as_str()).and(Filter::gte("seq", self.next_seq));
             let options = FindOptions::default().sort("seq", Order::Asc).limit(BATCH);
@@ -171,8 +176,13 @@ impl Follower {
                 return Ok(());
             }
             for message in batch {
-                if message.seq > self.next_seq && !self.skip_gap(message.seq) {
-                    return Ok(());
+                if message.seq > self.next_seq {
+                    if !self.gap_timed_out() {
+                        return Ok(());
+                    }
+                    if !self.claim_missing(message.seq).await? {
+                        continue 'query; // a missing message arrived after all
+                    }
                 }
                 self.next_seq = message.seq + 1;
                 self.gap_since = None;
@@ -186,19 +196,27 @@ impl Follower {
         }
     }
 
-    /// Whether to give up waiting for `next_seq` now that `found` (later) is stored.
-    fn skip_gap(&mut self, found: i64) -> bool {
+    /// Whether `next_seq` has been missing (behind a stored later message) for too long.
+    fn gap_timed_out(&mut self) -> bool {
         match self.gap_since {
-            Some(since) if since.elapsed() >= GAP_TIMEOUT => {
-                tracing::warn!(room = %self.room_id, missing = self.next_seq, next = found, "skipping sequence numbers that were never stored");
-                true
-            }
-            Some(_) => false,
+            Some(since) => since.elapsed() >= GAP_TIMEOUT,
             None => {
                 self.gap_since = Some(Instant::now());
                 false
             }
         }
+    }
+
+    /// Tombstones the missing numbers `next_seq..until`; false as soon as one turns out to be
+    /// taken by a message, which must then be delivered first.
+    async fn claim_missing(&self, until: i64) -> ApiResult<bool> {
+        for seq in self.next_seq..until {
+            if !self.service.tombstone(&self.room_id, seq).await? {
+                return Ok(false);
+            }
+        }
+        tracing::warn!(room = %self.room_id, from = self.next_seq, until, "skipped sequence numbers whose messages were never stored");
+        Ok(true)
     }
 }
 

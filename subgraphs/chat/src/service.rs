@@ -18,6 +18,8 @@ use crate::text;
 pub const CHAT_STREAM: &str = "chat";
 /// Most members a `createChatRoom` room may start with.
 pub const MAX_MEMBERS: usize = 500;
+/// Sequence numbers a send tries before giving up (each retry follows a tombstoned number).
+const MAX_SEQ_ATTEMPTS: usize = 5;
 /// Largest history page.
 pub const MAX_PAGE: i32 = 200;
 
@@ -148,22 +150,15 @@ impl ChatService {
     /// Stores a message, then notifies live subscribers, then posts `MessagePosted`.
     ///
     /// The sequence number is allocated by one atomic `$inc` on the room that also checks
-    /// membership, so replicas sending concurrently never share or reorder numbers.
+    /// membership, so replicas sending concurrently never share or reorder numbers. The unique
+    /// `(roomId, seq)` index arbitrates with subscribers: one that waited too long for this
+    /// number may have stored a tombstone under it (see [`crate::live`]); the insert then
+    /// fails as a duplicate and the message takes a new number, so it is never stored
+    /// behind what subscribers were already given.
     pub async fn send(&self, author: &str, room_id: &str, body: &str) -> ApiResult<MessageDoc> {
         let body = text::body(body)?;
-        let allocate = Filter::eq("id", room_id)
-            .and(Filter::contains("memberIds", author))
-            .and(Filter::eq("deleted", false));
-        let Some(room) = self
-            .rooms
-            .update_one(&allocate, &Update::new().inc("lastSeq", 1))
-            .await?
-        else {
-            // Why it failed decides the code; the room is not changed either way.
-            self.room_for_member(author, room_id).await?;
-            return Err(ApiError::forbidden("you are not a member of this room"));
-        };
-        let message = MessageDoc {
+        let mut room = self.allocate(author, room_id).await?;
+        let mut message = MessageDoc {
             id: new_id(),
             room_id: room.id.clone(),
             seq: room.last_seq,
@@ -175,29 +170,62 @@ impl ChatService {
             edited_at: None,
             posted: false,
         };
-        if let Err(error) = self.messages.insert(&message).await {
-            self.fill_gap(&message).await;
-            return Err(error.into());
+        let mut attempts = 1;
+        loop {
+            match self.messages.insert(&message).await {
+                Ok(()) => break,
+                Err(e) if e.is_duplicate() && attempts < MAX_SEQ_ATTEMPTS => {
+                    attempts += 1;
+                    room = self.allocate(author, room_id).await?;
+                    message.seq = room.last_seq;
+                }
+                Err(error) => {
+                    self.tombstone(&room.id, message.seq).await?;
+                    return Err(error.into());
+                }
+            }
         }
         self.notify(&room.id, json!({ "seq": message.seq })).await;
         self.post_event(&room, &message).await;
         Ok(message)
     }
 
-    /// After a failed insert, stores a deleted placeholder under the allocated sequence number
-    /// so live subscribers skip it at once instead of waiting for it.
-    async fn fill_gap(&self, message: &MessageDoc) {
+    /// The room with the next sequence number allocated to a message of `author`.
+    async fn allocate(&self, author: &str, room_id: &str) -> ApiResult<RoomDoc> {
+        let member = Filter::eq("id", room_id)
+            .and(Filter::contains("memberIds", author))
+            .and(Filter::eq("deleted", false));
+        let next = Update::new().inc("lastSeq", 1);
+        match self.rooms.update_one(&member, &next).await? {
+            Some(room) => Ok(room),
+            None => {
+                // Why it failed decides the code; the room is not changed either way.
+                self.room_for_member(author, room_id).await?;
+                Err(ApiError::forbidden("you are not a member of this room"))
+            }
+        }
+    }
+
+    /// Claims `seq` in `room_id` for nothing: a deleted placeholder that subscribers skip.
+    /// True when stored; false when a message already holds the number.
+    pub(crate) async fn tombstone(&self, room_id: &str, seq: i64) -> ApiResult<bool> {
         let placeholder = MessageDoc {
             id: new_id(),
+            room_id: room_id.to_owned(),
+            seq,
+            author_id: String::new(),
             body: String::new(),
             mention_ids: Vec::new(),
             deleted: true,
+            created_at: now_millis(),
+            edited_at: None,
             // Nothing was sent, so there is nothing to announce.
             posted: true,
-            ..message.clone()
         };
-        if let Err(error) = self.messages.insert(&placeholder).await {
-            tracing::warn!(room = %message.room_id, seq = message.seq, %error, "could not fill a sequence gap; subscribers will skip it after a timeout");
+        match self.messages.insert(&placeholder).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_duplicate() => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 

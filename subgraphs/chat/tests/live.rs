@@ -118,16 +118,71 @@ async fn a_subscriber_waits_for_a_missing_sequence_number_and_skips_it_only_afte
     assert_eq!(next_message(&mut socket).await["body"], "first");
     assert_eq!(next_message(&mut socket).await["body"], "second");
 
-    // A sender that died after allocating: its number is skipped, after the timeout only.
-    allocate().await;
+    // A sender that died (or stalled) after allocating: its number is skipped, after the
+    // timeout only, and claimed by a tombstone so a late insert under it fails.
+    let lost_seq = allocate().await;
     let started = Instant::now();
     send(&ada, &room, "after a lost one").await;
     assert_eq!(next_message(&mut socket).await["body"], "after a lost one");
+    let waited = started.elapsed();
+    assert!(waited >= chat::live::GAP_TIMEOUT, "{waited:?}");
+    let late = MessageDoc {
+        id: kit::store::new_id(),
+        seq: lost_seq,
+        ..slow
+    };
+    let refused = messages
+        .insert(&late)
+        .await
+        .expect_err("the number was given up");
+    assert!(refused.is_duplicate(), "{refused}");
+    let history: Vec<Value> = full_history(&ada, &room, 10).await;
+    let bodies: Vec<&str> = history
+        .iter()
+        .map(|m| m["body"].as_str().expect("body"))
+        .collect();
+    assert_eq!(bodies, ["first", "second", "after a lost one"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_send_whose_number_was_given_up_takes_the_next_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = Tokens::new();
+    let server = Server::start(dir.path(), &tokens).await;
+    let ada = server.as_user(&tokens, "ada");
+    let room = create_room(&ada, "Room", &[]).await;
+    let mut socket = ws_connect(&server.base, Some(&tokens.token("ada"))).await;
+    subscribe(&mut socket, "1", &room).await;
+    wait_subscribed(&server, &room, 1).await;
+
+    // A subscriber gave up on seq 1 (tombstone) before its slow sender stored it.
+    let messages = server.chat.infra.store.collection::<MessageDoc>("messages");
+    let tombstone = MessageDoc {
+        id: kit::store::new_id(),
+        room_id: room.clone(),
+        seq: 1,
+        author_id: String::new(),
+        body: String::new(),
+        mention_ids: vec![],
+        deleted: true,
+        created_at: kit::store::now_millis(),
+        edited_at: None,
+        posted: true,
+    };
+    messages.insert(&tombstone).await.expect("insert");
+    let started = Instant::now();
+    let sent = send(&ada, &room, "re-sequenced").await;
+    assert_eq!(sent["seq"], 2);
+    let delivered = next_message(&mut socket).await;
+    assert_eq!(delivered["id"], sent["id"]);
     assert!(
-        started.elapsed() >= chat::live::GAP_TIMEOUT,
-        "{:?}",
-        started.elapsed()
+        started.elapsed() < chat::live::GAP_TIMEOUT,
+        "waited for a tombstoned number"
     );
+    let history = full_history(&ada, &room, 10).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["id"], sent["id"]);
     server.stop().await;
 }
 
