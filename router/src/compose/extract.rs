@@ -148,20 +148,31 @@ fn print_definition(
             };
             let is_interface_object = header.contains("@interfaceObject");
             let keyword = "type";
-            let _ = writeln!(out, "{keyword} {}{implements}{header} {{", def.name);
-            print_fields(out, &def.fields, graph, is_interface_object, type_graphs);
-            out.push_str("}\n");
+            let mut body = String::new();
+            print_fields(
+                &mut body,
+                &def.fields,
+                graph,
+                is_interface_object,
+                type_graphs,
+            );
+            // Apollo joins Query to every subgraph; one that adds no query field has none here.
+            if !body.is_empty() {
+                let _ = write!(
+                    out,
+                    "{keyword} {}{implements}{header} {{\n{body}}}\n",
+                    def.name
+                );
+            }
         }
         Definition::InterfaceTypeDefinition(def) => {
             let object = header.contains("@interfaceObject");
-            let _ = writeln!(
-                out,
-                "{} {}{header} {{",
-                if object { "type" } else { "interface" },
-                def.name
-            );
-            print_fields(out, &def.fields, graph, object, type_graphs);
-            out.push_str("}\n");
+            let mut body = String::new();
+            print_fields(&mut body, &def.fields, graph, object, type_graphs);
+            if !body.is_empty() {
+                let keyword = if object { "type" } else { "interface" };
+                let _ = write!(out, "{keyword} {}{header} {{\n{body}}}\n", def.name);
+            }
         }
         Definition::UnionTypeDefinition(def) => {
             let members: Vec<String> = in_graph(def.directives.get_all("join__unionMember"), graph)

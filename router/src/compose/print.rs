@@ -145,7 +145,23 @@ fn print_type(out: &mut String, ty: &MergedType, graphs: &[String]) {
             }
         }
     }
-    for source in &ty.sources {
+    // Every subgraph has a Query root (its `_entities`/`_service` fields), so Apollo's
+    // composition joins Query to every graph, including those that add no query field.
+    let all_graphs: Vec<super::merge::TypeSource>;
+    let sources = if ty.name == "Query" {
+        all_graphs = (0..graphs.len())
+            .map(|graph| super::merge::TypeSource {
+                graph,
+                keys: Vec::new(),
+                extension: false,
+                interface_object: false,
+            })
+            .collect();
+        &all_graphs
+    } else {
+        &ty.sources
+    };
+    for source in sources {
         let mut args = format!("graph: {}", graphs[source.graph]);
         if source.keys.is_empty() {
             push_type_flags(&mut args, source.extension, true, source.interface_object);
@@ -212,7 +228,7 @@ fn print_type(out: &mut String, ty: &MergedType, graphs: &[String]) {
         }
         Kind::Object | Kind::Interface => {
             out.push_str("\n{\n");
-            let type_graphs: Vec<usize> = ty.sources.iter().map(|s| s.graph).collect();
+            let type_graphs: Vec<usize> = sources.iter().map(|s| s.graph).collect();
             for field in ty.fields.values() {
                 print_field(out, field, &type_graphs, graphs);
             }
