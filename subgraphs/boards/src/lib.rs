@@ -18,6 +18,7 @@ use std::time::Duration;
 use auth::TokenVerifier;
 use axum::Router;
 use kit::config::ServiceConfig;
+use kit::infra::InfraError;
 use kit::server::ServerContext;
 use kit::Infra;
 use tokio::net::TcpListener;
@@ -32,7 +33,7 @@ pub const SERVICE: &str = "boards";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Infra(#[from] kit::infra::InfraError),
+    Infra(#[from] InfraError),
     #[error("setting up the store: {}", .0.message())]
     Setup(kit::ApiError),
 }
@@ -53,7 +54,7 @@ impl Boards {
         config: &ServiceConfig,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let infra = Infra::connect(config, SERVICE).await?;
+        let infra = connect(config).await?;
         let service = Arc::new(
             BoardsService::new(&infra)
                 .await
@@ -92,6 +93,28 @@ impl Boards {
             shutdown,
         };
         kit::server::app(self.schema.clone(), ctx, Router::new())
+    }
+}
+
+/// Connection attempts at start. Replicas starting together race to create the embedded store
+/// and event files (SQLite answers "database is locked" to the loser while a new file switches
+/// to WAL), and MongoDB or Redis may come up after us; all pass within a few tries.
+const CONNECT_ATTEMPTS: u32 = 10;
+const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(200);
+
+async fn connect(config: &ServiceConfig) -> Result<Infra, InfraError> {
+    let mut attempt = 1;
+    loop {
+        match Infra::connect(config, SERVICE).await {
+            Err(error @ (InfraError::Store(_) | InfraError::Events(_)))
+                if attempt < CONNECT_ATTEMPTS =>
+            {
+                tracing::warn!(attempt, %error, "backing services not available yet; retrying");
+                tokio::time::sleep(CONNECT_RETRY_DELAY * attempt).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
     }
 }
 
