@@ -63,7 +63,7 @@ type InFlight = Shared<BoxFuture<'static, Outcome>>;
 /// Client shared by all requests of one router instance.
 pub struct SubgraphClient {
     http: reqwest::Client,
-    in_flight: Mutex<HashMap<SubgraphRequest, InFlight>>,
+    in_flight: Arc<Mutex<HashMap<SubgraphRequest, InFlight>>>,
 }
 
 impl Default for SubgraphClient {
@@ -81,11 +81,14 @@ impl SubgraphClient {
             .unwrap_or_default();
         SubgraphClient {
             http,
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: Arc::default(),
         }
     }
 
     /// Sends `request`, or joins an identical request already in flight.
+    ///
+    /// The request runs on its own task, so it completes (within its timeout) and leaves the
+    /// in-flight table even when every caller waiting for it has gone away.
     pub async fn fetch(
         &self,
         service: &str,
@@ -97,25 +100,28 @@ impl SubgraphClient {
             match in_flight.get(&request) {
                 Some(existing) => existing.clone(),
                 None => {
-                    let future = send(
+                    let table = Arc::clone(&self.in_flight);
+                    let key = request.clone();
+                    let call = send(
                         self.http.clone(),
                         service.to_owned(),
                         request.clone(),
                         timeout,
-                    )
+                    );
+                    let future = async move {
+                        let outcome = call.await;
+                        table.lock().remove(&key);
+                        outcome
+                    }
                     .boxed()
                     .shared();
-                    in_flight.insert(request.clone(), future.clone());
+                    in_flight.insert(request, future.clone());
+                    tokio::spawn(future.clone());
                     future
                 }
             }
         };
-        let outcome = shared.clone().await;
-        let mut in_flight = self.in_flight.lock();
-        if in_flight.get(&request).is_some_and(|f| f.ptr_eq(&shared)) {
-            in_flight.remove(&request);
-        }
-        outcome
+        shared.await
     }
 }
 

@@ -170,8 +170,21 @@ async fn send(
     variables: Map<String, Value>,
 ) -> Result<Arc<SubgraphResponse>, FetchError> {
     let service = &ctx.supergraph.subgraphs[fetch.graph];
-    let body = json!({ "query": fetch.operation, "variables": variables });
-    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    // Written directly: no intermediate JSON value holding a copy of the operation text.
+    let mut body = Vec::with_capacity(fetch.operation.len() + 128);
+    body.extend_from_slice(b"{\"query\":");
+    let written = serde_json::to_writer(&mut body, &fetch.operation).and_then(|()| {
+        body.extend_from_slice(b",\"variables\":");
+        serde_json::to_writer(&mut body, &variables)
+    });
+    if let Err(e) = written {
+        return Err(malformed(
+            &service.name,
+            &format!("cannot encode the request: {e}"),
+        ));
+    }
+    body.push(b'}');
+    let body = Bytes::from(body);
     let request = SubgraphRequest {
         url: service.url.clone(),
         body,
