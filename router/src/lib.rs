@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod compose;
+pub mod composed;
 pub mod execute;
 pub mod http;
 pub mod operation;

@@ -19,10 +19,15 @@ enum Command {
     Compose(router::cli::ComposeArgs),
     /// Report what proposed subgraph schemas break for clients (exit status 1 when breaking).
     Check(router::cli::CheckArgs),
-    /// Serve GraphQL over HTTP for a supergraph, reloading it when the file changes.
+    /// Serve GraphQL over HTTP for a supergraph, reloading it when the file changes; or, with
+    /// `--config`, compose the supergraph from the subgraphs listed there.
     Serve {
-        #[arg(long, env = "ROUTER_SUPERGRAPH")]
-        supergraph: PathBuf,
+        #[arg(long, env = "ROUTER_SUPERGRAPH", required_unless_present = "config")]
+        supergraph: Option<PathBuf>,
+        /// TOML file listing subgraphs (name, url); the router composes at start and, with
+        /// `poll_interval_secs`, recomposes when a subgraph's SDL changes.
+        #[arg(long, env = "ROUTER_CONFIG", conflicts_with = "supergraph")]
+        config: Option<PathBuf>,
         #[arg(long, env = "ROUTER_LISTEN", default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
         /// Request headers forwarded to subgraphs besides Authorization (repeatable;
@@ -68,11 +73,38 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Check(args) => std::process::exit(router::cli::check_command(args).await.into()),
         Command::Serve {
+            config: Some(file),
+            subgraph_timeout_ms,
+            ..
+        } => {
+            let config = router::composed::ServeConfig::load(&file).map_err(anyhow::Error::msg)?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            tracing::info!(listen = %config.listen, "router listening (composing from subgraphs)");
+            let shutdown = CancellationToken::new();
+            let on_signal = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
+            });
+            let execution = router::ExecutionSettings {
+                subgraph_timeout: std::time::Duration::from_millis(subgraph_timeout_ms),
+                ..Default::default()
+            };
+            let wait = std::time::Duration::from_secs(30);
+            router::composed::serve_composed(config, execution, listener, shutdown, wait)
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+        Command::Serve {
             supergraph,
             listen,
             forward_headers,
             subgraph_timeout_ms,
+            ..
         } => {
+            let supergraph = supergraph.context("--supergraph or --config is required")?;
             let mut config = router::Config::new(supergraph);
             config.listen = listen;
             config.forward_headers = forward_headers;

@@ -1,0 +1,156 @@
+//! `router serve --config`: composes from live subgraphs at start, recomposes when a subgraph's
+//! SDL changes, and keeps the last good supergraph when a change does not compose.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::post;
+use parking_lot::Mutex;
+use router::composed::{serve_composed, ServeConfig, SubgraphSource};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+const LINK: &str =
+    r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])"#;
+
+/// A subgraph that only answers `{ _service { sdl } }`, with an SDL the test can change.
+async fn sdl_server(sdl: Arc<Mutex<String>>) -> String {
+    let app = axum::Router::new().route(
+        "/graphql",
+        post(move || {
+            let sdl = sdl.lock().clone();
+            async move { axum::Json(json!({"data": {"_service": {"sdl": sdl}}})) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/graphql", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn query_fields(router: &str) -> Vec<String> {
+    let body: Value = reqwest::Client::new()
+        .post(router)
+        .json(&json!({"query": "{ __type(name: \"Query\") { fields { name } } }"}))
+        .send()
+        .await
+        .expect("router answers")
+        .json()
+        .await
+        .expect("json");
+    body["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fields: {body}"))
+        .iter()
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+async fn eventually(router: &str, expected: &[&str]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let fields = query_fields(router).await;
+        if fields == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fields stayed {fields:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn recomposes_on_change_and_keeps_the_last_good_supergraph() {
+    let sdl = Arc::new(Mutex::new(format!(
+        "{LINK}\ntype Query {{ hello: String }}"
+    )));
+    let url = sdl_server(sdl.clone()).await;
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        poll_interval_secs: 1,
+        forward_headers: Vec::new(),
+        subgraphs: vec![SubgraphSource {
+            name: "greetings".into(),
+            url,
+            sdl_file: None,
+        }],
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let router = format!("http://{}/graphql", listener.local_addr().expect("addr"));
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve_composed(
+        config,
+        Default::default(),
+        listener,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+    eventually(&router, &["hello"]).await;
+
+    *sdl.lock() = format!("{LINK}\ntype Query {{ hello: String world: Int }}");
+    eventually(&router, &["hello", "world"]).await;
+
+    // A change that does not compose is reported and ignored; the router keeps serving.
+    *sdl.lock() = format!(
+        "{LINK}\ntype Query {{ hello: String }} type Broken @key(fields: \"nope\") {{ id: ID }}"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(query_fields(&router).await, ["hello", "world"]);
+
+    shutdown.cancel();
+    server.await.expect("task").expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_subgraph_that_never_answers_fails_the_start_clearly() {
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        poll_interval_secs: 0,
+        forward_headers: Vec::new(),
+        subgraphs: vec![SubgraphSource {
+            name: "gone".into(),
+            url: "http://127.0.0.1:9/graphql".into(),
+            sdl_file: None,
+        }],
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let err = serve_composed(
+        config,
+        Default::default(),
+        listener,
+        CancellationToken::new(),
+        Duration::from_millis(300),
+    )
+    .await
+    .expect_err("must fail");
+    assert!(err.contains("subgraph gone"), "{err}");
+}
+
+#[test]
+fn config_files_reject_unknown_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    std::fs::write(
+        &path,
+        "poll_interval_secs = 5\n[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n",
+    )
+    .expect("write");
+    let config = ServeConfig::load(&path).expect("valid");
+    assert_eq!(config.subgraphs[0].name, "a");
+    assert_eq!(config.listen.port(), 4000);
+    std::fs::write(
+        &path,
+        "pol_interval_secs = 5\n[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n",
+    )
+    .expect("write");
+    let err = ServeConfig::load(&path).expect_err("typo accepted");
+    assert!(err.contains("pol_interval_secs"), "{err}");
+}
