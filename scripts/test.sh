@@ -20,8 +20,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
-# MongoDB contract cases run only against a real server (see shared/SERVICES.md); without one
-# they are listed above as ignored, with the reason.
+# MongoDB cases (the storage contract, and each subgraph's MongoDB tests) run only against a real
+# server (see shared/SERVICES.md); without one they are listed above as ignored, with the reason.
 if [ -n "${MONGODB_URL:-}" ]; then
-    cargo test -p kit --locked --test store_contract -- --ignored
+    cargo test --workspace --locked -- --ignored
 fi
