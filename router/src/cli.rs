@@ -56,9 +56,11 @@ pub async fn read_subgraphs(
         } else {
             let (file, url) = match source.rsplit_once('@') {
                 Some((file, url)) if url.starts_with("http") => (file, url.to_owned()),
-                _ if need_url => return Err(format!(
+                _ if need_url => {
+                    return Err(format!(
                     "{spec:?}: a file needs its routing URL: {name}={source}@http://host/graphql"
-                )),
+                ))
+                }
                 _ => (source, String::new()),
             };
             let sdl = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;

@@ -95,5 +95,10 @@ fn check_exits_non_zero_only_for_breaking_changes() {
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let breaking = report["breaking"].as_array().expect("list");
-    assert!(breaking.iter().any(|c| c["code"] == "FIELD_REMOVED" && c["coordinate"] == "User.avatarUrl"), "{report}");
+    assert!(
+        breaking
+            .iter()
+            .any(|c| c["code"] == "FIELD_REMOVED" && c["coordinate"] == "User.avatarUrl"),
+        "{report}"
+    );
 }

@@ -147,9 +147,13 @@ impl Update {
             check_name(a)?;
             reject_id(a)?;
             for b in &paths[i + 1..] {
-                let nested = |x: &str, y: &str| x.len() > y.len() && x.starts_with(y) && x.as_bytes()[y.len()] == b'.';
+                let nested = |x: &str, y: &str| {
+                    x.len() > y.len() && x.starts_with(y) && x.as_bytes()[y.len()] == b'.'
+                };
                 if a == b || nested(a, b) || nested(b, a) {
-                    return Err(StoreError::InvalidName(format!("update touches {a} and {b}")));
+                    return Err(StoreError::InvalidName(format!(
+                        "update touches {a} and {b}"
+                    )));
                 }
             }
         }
