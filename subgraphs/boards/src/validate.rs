@@ -56,18 +56,19 @@ pub fn description(raw: Option<&str>) -> ApiResult<Option<String>> {
 /// Labels: each trimmed and 1..=[`MAX_LABEL`] characters, at most [`MAX_LABELS`] of them;
 /// duplicates are dropped (first occurrence kept).
 pub fn labels(raw: &[String]) -> ApiResult<Vec<String>> {
-    let mut labels: Vec<String> = Vec::with_capacity(raw.len());
+    let mut labels: Vec<String> = Vec::with_capacity(MAX_LABELS);
     for label in raw {
         let label = line("labels", label, MAX_LABEL)?;
         if !labels.contains(&label) {
             labels.push(label);
         }
-    }
-    if labels.len() > MAX_LABELS {
-        return Err(ApiError::bad_input(
-            "labels",
-            format!("at most {MAX_LABELS} labels"),
-        ));
+        // Checked as we go, so a huge list costs no more than its first few labels.
+        if labels.len() > MAX_LABELS {
+            return Err(ApiError::bad_input(
+                "labels",
+                format!("at most {MAX_LABELS} labels"),
+            ));
+        }
     }
     Ok(labels)
 }
@@ -145,6 +146,11 @@ mod tests {
             Some("labels")
         );
         assert!(labels(&many[..20]).is_ok());
+        let huge: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+        assert!(
+            labels(&huge).is_err(),
+            "refused without comparing every pair"
+        );
         assert!(labels(&["x".repeat(41)]).is_err());
         assert!(labels(&[" ".to_owned()]).is_err());
     }

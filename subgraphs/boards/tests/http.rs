@@ -32,6 +32,14 @@ async fn health_ready_metrics_and_get_queries() {
         .expect("get");
     assert_eq!(mutation.status(), 405);
 
+    let mut deep = "id".to_owned();
+    for _ in 0..4 {
+        deep = format!("board {{ tasks {{ edges {{ node {{ {deep} }} }} }} }}");
+    }
+    let too_deep = format!("query($id: ID!) {{ task(id: $id) {{ {deep} }} }}");
+    let body = ada.client.post(&too_deep, json!({"id": "x"})).await;
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+
     let text = server.metrics_text().await;
     assert!(text.contains("service=\"boards\""), "{text}");
     assert!(text.contains("platform_graphql_requests_total"), "{text}");

@@ -24,6 +24,9 @@ pub use subscription::Subscription;
 
 pub type BoardsSchema = Schema<Query, Mutation, Subscription>;
 
+/// Deepest selection accepted; the UI's deepest query nests about eight levels.
+pub const MAX_DEPTH: usize = 16;
+
 /// The schema with its DataLoaders. The loaders do not cache across requests (async-graphql's
 /// default `NoCache`); they only batch, so authorization always sees current data.
 pub fn build_schema(service: Arc<BoardsService>) -> BoardsSchema {
@@ -32,6 +35,8 @@ pub fn build_schema(service: Arc<BoardsService>) -> BoardsSchema {
         // The contract has `taskChanged`; the router composes subscriptions from this SDL.
         .enable_subscription_in_federation()
         .extension(kit::server::ErrorCodes)
+        // Boards and tasks nest into each other (task.board.tasks...): bound the nesting.
+        .limit_depth(MAX_DEPTH)
         .data(DataLoader::new(BoardLoader(service.clone()), tokio::spawn))
         .data(DataLoader::new(TaskLoader(service.clone()), tokio::spawn))
         .data(service)
