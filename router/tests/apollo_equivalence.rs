@@ -239,3 +239,8 @@ fn override_inaccessible_and_tags_match_apollo() {
 fn the_platform_subgraphs_match_apollo() {
     assert_equivalent("platform");
 }
+
+#[test]
+fn interface_objects_and_composed_directives_match_apollo() {
+    assert_equivalent("interface_object");
+}

@@ -63,6 +63,23 @@ pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
             "  @link(url: \"https://specs.apollo.dev/inaccessible/v0.2\", for: SECURITY)\n",
         );
     }
+    let mut custom_links: Vec<(&String, Vec<&String>)> = Vec::new();
+    for (directive, url) in subgraphs.iter().flat_map(|s| &s.composed_links) {
+        match custom_links.iter_mut().find(|(u, _)| *u == url) {
+            Some((_, names)) if !names.contains(&directive) => names.push(directive),
+            Some(_) => {}
+            None => custom_links.push((url, vec![directive])),
+        }
+    }
+    for (url, directives) in custom_links {
+        let imports: Vec<String> = directives.iter().map(|d| quote(&format!("@{d}"))).collect();
+        let _ = writeln!(
+            out,
+            "  @link(url: {}, import: [{}])",
+            quote(url),
+            imports.join(", ")
+        );
+    }
     out.push_str("{\n  query: Query\n");
     for root in ["mutation", "subscription"] {
         let name = format!("{}{}", root[..1].to_uppercase(), &root[1..]);
@@ -93,6 +110,7 @@ pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
         .iter()
         .flat_map(|s| s.composed_directives.values())
         .collect();
+    custom.sort();
     custom.dedup();
     for definition in custom {
         let _ = writeln!(out, "{definition}\n");

@@ -96,6 +96,8 @@ pub struct Subgraph {
     pub types: IndexMap<String, TypeDef>,
     /// Custom directive definitions kept by `@composeDirective`, by name, printed as written.
     pub composed_directives: IndexMap<String, String>,
+    /// The `@link` URL each composed directive was imported from.
+    pub composed_links: IndexMap<String, String>,
 }
 
 const FED_SPEC: &str = "specs.apollo.dev/federation/";
@@ -114,6 +116,8 @@ const BUILT_IN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
 struct Names {
     local: IndexMap<String, String>,
     compose: Vec<String>,
+    /// Directive name → URL of the (non-federation) `@link` importing it.
+    links: IndexMap<String, String>,
 }
 
 impl Names {
@@ -133,10 +137,16 @@ pub fn parse(name: &str, url: &str, sdl: &str) -> Result<Subgraph, CompositionEr
         fed2,
         types: IndexMap::new(),
         composed_directives: IndexMap::new(),
+        composed_links: IndexMap::new(),
     };
     for definition in &document.definitions {
         if let Definition::DirectiveDefinition(def) = definition {
             if names.compose.iter().any(|d| d == def.name.as_str()) {
+                if let Some(url) = names.links.get(def.name.as_str()) {
+                    subgraph
+                        .composed_links
+                        .insert(def.name.to_string(), url.clone());
+                }
                 subgraph
                     .composed_directives
                     .insert(def.name.to_string(), def.to_string());
@@ -259,6 +269,7 @@ fn federation_names(document: &ast::Document) -> (Names, bool, IndexMap<String, 
     let mut names = Names {
         local: IndexMap::new(),
         compose: Vec::new(),
+        links: IndexMap::new(),
     };
     let mut fed2 = false;
     let mut prefix = "federation__".to_owned();
@@ -286,6 +297,13 @@ fn federation_names(document: &ast::Document) -> (Names, bool, IndexMap<String, 
             continue;
         };
         if !url.contains(FED_SPEC) {
+            for import in list_arg(&link.arguments, "import") {
+                if let Value::String(name) = import {
+                    names
+                        .links
+                        .insert(name.trim_start_matches('@').to_owned(), url.clone());
+                }
+            }
             continue;
         }
         fed2 = true;
