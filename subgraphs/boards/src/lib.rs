@@ -34,7 +34,8 @@ pub const SERVICE: &str = "boards";
 pub enum StartError {
     #[error(transparent)]
     Infra(#[from] InfraError),
-    #[error("setting up the store: {}", .0.message())]
+    /// Creating indexes failed (the context is kept: this is for logs, not clients).
+    #[error("setting up the store: {0:?}")]
     Setup(kit::ApiError),
 }
 
