@@ -272,6 +272,7 @@ impl<'a> Planner<'a> {
         field: &FieldSelection,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
+        self.reject_context_arguments(parent, field)?;
         let local = self.local(ctx, parent, &field.name);
         if matches!(local, Local::No) {
             let route = self
@@ -323,6 +324,31 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// `@fromContext` arguments are not planned yet: refuse instead of calling the subgraph
+    /// without them.
+    fn reject_context_arguments(
+        &self,
+        parent: &Name,
+        field: &FieldSelection,
+    ) -> Result<(), PlanError> {
+        let info = self
+            .sg
+            .types
+            .get(parent)
+            .and_then(|t| t.fields.get(&field.name));
+        if info.is_some_and(|f| {
+            f.sources
+                .iter()
+                .any(|s| s.uses_context && s.active(self.labels))
+        }) {
+            return Err(PlanError::Unsupported(format!(
+                "{parent}.{} takes @fromContext arguments, which this router does not plan yet",
+                field.name
+            )));
+        }
+        Ok(())
+    }
+
     fn child_groups<'c>(&'c self, ctx: &'c Ctx<'_>) -> impl Iterator<Item = usize> + 'c {
         (0..self.groups.len()).filter(move |&g| {
             let group = &self.groups[g];
@@ -340,6 +366,15 @@ impl<'a> Planner<'a> {
         if field.selections.is_empty() {
             push_merged(out, Selection::Field(field.clone()));
             return Ok(());
+        }
+        let child_type = field.ty.inner_named_type();
+        let as_object = self.sg.type_in_graph(child_type, self.graph(ctx));
+        if self.sg.is_abstract(child_type) && as_object.is_some_and(|t| t.is_interface_object) {
+            return Err(PlanError::Unsupported(format!(
+                "field `{}` returns {child_type} from an @interfaceObject subgraph; finding the \
+                 concrete type is not planned yet",
+                field.name
+            )));
         }
         let mut path = ctx.path.clone();
         path.push(PathSegment::Key(field.response_key().clone()));

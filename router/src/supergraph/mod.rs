@@ -118,6 +118,8 @@ pub struct FieldSource {
     pub external: bool,
     /// Progressive `@override`: the source is active only in one state of a label.
     pub condition: Option<OverrideCondition>,
+    /// Arguments filled from an ancestor's `@context` (`@fromContext`, join v0.5).
+    pub uses_context: bool,
 }
 
 /// The state of an override label in which a field source is active.

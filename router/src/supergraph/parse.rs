@@ -254,12 +254,16 @@ impl Reader<'_> {
                 label,
                 when_enabled: directive.specified_argument_by_name("override").is_some(),
             });
+            let uses_context = directive
+                .specified_argument_by_name("contextArguments")
+                .is_some();
             sources.push(FieldSource {
                 graph,
                 requires,
                 provides,
                 external,
                 condition,
+                uses_context,
             });
         }
         if directives.is_empty() {
@@ -270,6 +274,7 @@ impl Reader<'_> {
                     provides: None,
                     external: false,
                     condition: None,
+                    uses_context: false,
                 });
             }
         }
@@ -374,6 +379,7 @@ fn add_legacy_key_sources(info: &mut TypeInfo) {
                         provides: None,
                         external: false,
                         condition: None,
+                        uses_context: false,
                     });
                 }
             }
