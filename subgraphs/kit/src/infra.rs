@@ -54,11 +54,12 @@ impl Infra {
         let (pubsub, events, cache): (SharedPubSub, SharedEventStream, Cache) =
             match &config.redis_url {
                 Some(url) => {
-                    let prefix = &config.redis_prefix;
+                    // Every key and channel is `<redis_prefix>:...`.
+                    let prefix = &format!("{}:", config.redis_prefix.trim_end_matches(':'));
                     (
                         Arc::new(RedisPubSub::connect(url, prefix, metrics.clone()).await?),
                         Arc::new(RedisEventStream::connect(url, prefix, metrics.clone()).await?),
-                        Cache::redis(url, &format!("{prefix}:cache:{service}"), metrics.clone())
+                        Cache::redis(url, &format!("{prefix}cache:{service}:"), metrics.clone())
                             .map_err(|e| InfraError::Cache(e.to_string()))?,
                     )
                 }

@@ -452,3 +452,23 @@ async fn two_handles_on_one_file_behave_as_one_store() {
         "Zed"
     );
 }
+
+#[test]
+fn many_handles_can_open_a_fresh_file_at_once() {
+    // Replica processes starting together all switch the new file to WAL at the same moment.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fresh.db");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (path, barrier) = (path.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                EmbeddedStore::open(&path).map(|_| ())
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("thread").expect("open succeeds");
+    }
+}

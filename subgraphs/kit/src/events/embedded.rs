@@ -62,11 +62,7 @@ struct Inner {
 impl EmbeddedEventStream {
     /// Opens (creating if needed) the events file. Blocks briefly: call it at startup.
     pub fn open(path: &Path, metrics: Arc<Metrics>) -> Result<Self, EventError> {
-        let conn = Connection::open(path)?;
-        // The busy timeout comes first: switching to WAL itself may wait for another process.
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let conn = crate::store::open_wal(path, Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             inner: Arc::new(Inner {

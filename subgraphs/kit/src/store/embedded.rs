@@ -52,11 +52,7 @@ impl EmbeddedStore {
     }
 
     fn connect(&self) -> StoreResult<Connection> {
-        let conn = Connection::open(&self.inner.path).map_err(sql)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-            .map_err(sql)?;
-        Ok(conn)
+        open_wal(&self.inner.path, Duration::from_secs(10)).map_err(sql)
     }
 
     /// Runs `f` on a pooled connection in the blocking thread pool.
@@ -316,6 +312,33 @@ impl EmbeddedStore {
         })
         .await
     }
+}
+
+/// Opens a SQLite file in WAL mode with `synchronous=FULL`, shared safely by processes.
+///
+/// Switching a fresh file to WAL needs a moment of exclusive access, and SQLite answers
+/// `SQLITE_BUSY` at once (without the busy handler) when another process is doing the same, so
+/// that step is retried until `busy` elapses.
+pub(crate) fn open_wal(path: &Path, busy: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(busy)?;
+    let deadline = std::time::Instant::now() + busy;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => break,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
 }
 
 fn table_name(collection: &str) -> StoreResult<String> {

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::metrics::Metrics;
 
+pub(crate) use embedded::open_wal;
 pub use embedded::EmbeddedStore;
 pub use filter::{Filter, FindOptions, IndexSpec, Order, Update};
 pub use mongo::MongoStore;
