@@ -86,6 +86,9 @@ pub struct PreparedDocument {
     pub operation: Node<Operation>,
     /// Variables read by `@skip`/`@include`; their values select the cached plan.
     pub condition_variables: Vec<Name>,
+    /// The document printed canonically (formatting and comments gone): the plan cache
+    /// key, so differently formatted copies of one operation share a plan.
+    pub normalized: String,
 }
 
 /// Everything needed to execute an operation once variables are coerced.
@@ -130,10 +133,12 @@ pub fn parse_and_validate(
         .map_err(|e| RequestError::UnknownOperation(e.message().to_string()))?
         .clone();
     let condition_variables = condition_variables(&document, &operation);
+    let normalized = document.serialize().no_indent().to_string();
     Ok(PreparedDocument {
         document,
         operation,
         condition_variables,
+        normalized,
     })
 }
 
@@ -231,6 +236,7 @@ pub fn prepare(
         }
     };
     let variables = coerce_variables(sg, &document, variables)?;
+    key.query.clone_from(&document.normalized);
     key.conditions = document
         .condition_variables
         .iter()

@@ -69,3 +69,14 @@ fn request_errors_are_not_cached() {
     assert!(prepare(&sg, &caches, "{ nope }", None, Map::new()).is_err());
     assert!(caches.documents.is_empty() && caches.plans.is_empty());
 }
+
+#[test]
+fn differently_formatted_copies_of_an_operation_share_one_plan() {
+    let sg = common::supergraph("demo");
+    let caches = Caches::new(16);
+    let (a, _) = prepare(&sg, &caches, "{ me { id name } }", None, Map::new()).unwrap();
+    let spaced = "# a comment\nquery {\n  me {\n    id\n    name\n  }\n}\n";
+    let (b, _) = prepare(&sg, &caches, spaced, None, Map::new()).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!((caches.documents.len(), caches.plans.len()), (2, 1));
+}

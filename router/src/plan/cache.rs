@@ -5,8 +5,10 @@ use parking_lot::Mutex;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-/// What identifies a plan: the operation text, the operation name, and the values of the
-/// variables used by `@skip`/`@include` (conditions are applied at plan time).
+/// What identifies a cache entry: the operation text (as received for parsed documents,
+/// canonically printed for plans), the operation name, and for plans the values of the
+/// variables used by `@skip`/`@include` (conditions are applied at plan time) and the
+/// states of progressive `@override` labels.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     pub query: String,
