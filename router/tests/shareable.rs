@@ -59,3 +59,21 @@ fn root_fields_of_two_subgraphs_run_in_parallel() {
         }
     "#);
 }
+
+#[test]
+fn shareable_root_field_goes_where_most_of_its_selection_resolves() {
+    insta::assert_snapshot!(plan("shareable", r#"{ product(id: "1") { name price } }"#), @r#"
+        QueryPlan {
+          Fetch(service: "products") {
+            query { product(id: "1") { name price } }
+          },
+        }
+    "#);
+    insta::assert_snapshot!(plan("shareable", r#"{ product(id: "1") { name description } }"#), @r#"
+        QueryPlan {
+          Fetch(service: "catalog") {
+            query { product(id: "1") { name description } }
+          },
+        }
+    "#);
+}

@@ -160,7 +160,9 @@ impl<'a> Planner<'a> {
         };
         let info = info.ok_or_else(no_source)?;
         let fdef = info.fields.get(&field.name).ok_or_else(no_source)?;
-        let candidates: Vec<(GraphId, bool)> = if fdef.sources.is_empty() {
+        let candidates: Vec<(GraphId, bool)> = if fdef.no_direct_source {
+            Vec::new()
+        } else if fdef.sources.is_empty() {
             info.graphs.iter().map(|g| (g.graph, false)).collect()
         } else {
             fdef.sources
@@ -172,11 +174,32 @@ impl<'a> Planner<'a> {
         if let Some(g) = preferred.find(|g| candidates.iter().any(|(c, _)| c == g)) {
             return Ok(g);
         }
+        // Among shareable sources, prefer one without @requires, then the one resolving the
+        // most of the field's own selection (fewer jumps later), then supergraph order.
+        let child_type = field.ty.inner_named_type();
+        let local_children = |graph: GraphId| {
+            field
+                .selections
+                .iter()
+                .filter(|s| match s {
+                    Selection::Field(f) => {
+                        f.name == "__typename"
+                            || self
+                                .sg
+                                .field_source_with(child_type, &f.name, graph, self.labels)
+                                .is_some()
+                    }
+                    Selection::Fragment(_) => false,
+                })
+                .count()
+        };
         candidates
             .iter()
-            .find(|(_, requires)| !requires)
-            .or(candidates.first())
-            .map(|(g, _)| *g)
+            .enumerate()
+            .max_by_key(|(i, (graph, requires))| {
+                (!requires, local_children(*graph), std::cmp::Reverse(*i))
+            })
+            .map(|(_, (graph, _))| *graph)
             .ok_or_else(no_source)
     }
 
