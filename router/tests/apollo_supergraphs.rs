@@ -61,3 +61,40 @@ fn interface_object_field_through_apollo_supergraph() {
 fn root_field_returning_an_interface_object_is_refused_clearly() {
     insta::assert_snapshot!(plan("interface_object", "{ topRated { title } }"), @r#"error[UNSUPPORTED_OPERATION]: unsupported: field `topRated` returns Media from an @interfaceObject subgraph; finding the concrete type is not planned yet"#);
 }
+
+#[tokio::test]
+async fn apollo_composed_classic_supergraph_serves_the_demo_subgraphs() {
+    use serde_json::json;
+    let demo = common::Demo::start().await;
+    let path = format!(
+        "{}/tests/fixtures/apollo-compose/classic/apollo.graphql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let sdl = common::with_urls(
+        &std::fs::read_to_string(path).unwrap(),
+        &[
+            ("users", &demo.accounts.url),
+            ("inventory", &demo.inventory.url),
+            ("products", &demo.products.url),
+            ("reviews", &demo.reviews.url),
+        ],
+    );
+    let app = common::router_app(&sdl, std::time::Duration::from_secs(5));
+    let query = "{ topProducts(first: 2) { name inStock shippingEstimate reviews { author { name username reviews { product { name inStock } } } } } }";
+    let (status, _, body) = common::post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(status, 200);
+    let ada = json!({ "name": "Ada Lovelace", "username": "@ada", "reviews": [
+        { "product": { "name": "Table", "inStock": true } },
+        { "product": { "name": "Couch", "inStock": false } } ] });
+    let alan = json!({ "name": "Alan Turing", "username": "@complete", "reviews": [
+        { "product": { "name": "Chair", "inStock": true } },
+        { "product": { "name": "Table", "inStock": true } } ] });
+    assert_eq!(
+        body,
+        json!({ "data": { "topProducts": [
+        { "name": "Table", "inStock": true, "shippingEstimate": 50, "reviews": [ { "author": ada }, { "author": alan } ] },
+        { "name": "Couch", "inStock": false, "shippingEstimate": 0, "reviews": [ { "author": ada } ] } ] } })
+    );
+    // [users, inventory, products, reviews]: three steps, six requests.
+    assert_eq!(demo.counts(), [1, 2, 2, 1]);
+}
