@@ -2,6 +2,7 @@
 //! caching and the HTTP/WebSocket server wiring.
 
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
