@@ -98,3 +98,23 @@ async fn apollo_composed_classic_supergraph_serves_the_demo_subgraphs() {
     // [users, inventory, products, reviews]: three steps, six requests.
     assert_eq!(demo.counts(), [1, 2, 2, 1]);
 }
+
+#[test]
+fn platform_supergraph_batches_sibling_user_paths() {
+    let q = "{ myBoards { name tasks(first: 5) { edges { node { title assignee { name email } creator { name } } } } } }";
+    insta::assert_snapshot!(plan("platform", q), @r#"
+        QueryPlan {
+          Sequence {
+            Fetch(service: "boards") {
+              query { myBoards { name tasks(first: 5) { edges { node { title assignee { __typename id } creator { __typename id } } } } } }
+            },
+            Flatten(paths: "myBoards.@.tasks.edges.@.node.assignee", "myBoards.@.tasks.edges.@.node.creator") {
+              Fetch(service: "accounts") {
+                { ... on User { __typename id } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { name email } } }
+              },
+            },
+          },
+        }
+    "#);
+}

@@ -219,3 +219,27 @@ async fn only_used_variables_are_forwarded_with_their_coerced_values() {
         json!({ "n": 1 })
     );
 }
+
+#[tokio::test]
+async fn one_request_per_subgraph_per_step_across_paths_with_shared_deduplication() {
+    let (demo, app) = demo().await;
+    let query = "{ topProducts(first: 1) { reviews { author { name } editor { name } } } }";
+    let (_, _, body) = post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(
+        body,
+        json!({ "data": { "topProducts": [ { "reviews": [
+        { "author": { "name": "Ada Lovelace" }, "editor": { "name": "Alan Turing" } },
+        { "author": { "name": "Alan Turing" }, "editor": { "name": "Ada Lovelace" } } ] } ] } })
+    );
+    assert_eq!(
+        demo.accounts.count(),
+        1,
+        "author and editor paths in one _entities request"
+    );
+    let reps = &demo.accounts.requests()[0].body["variables"]["representations"];
+    assert_eq!(
+        reps.as_array().unwrap().len(),
+        2,
+        "four positions, two distinct users"
+    );
+}

@@ -87,3 +87,29 @@ fn client_alias_colliding_with_a_key_field_gets_the_key_aliased() {
         }
     "#);
 }
+
+#[test]
+fn sibling_paths_to_one_subgraph_share_one_request() {
+    let q = "{ topProducts { reviews { author { name } editor { name } } } }";
+    insta::assert_snapshot!(plan("demo", q), @r#"
+        QueryPlan {
+          Sequence {
+            Fetch(service: "products") {
+              query { topProducts { __typename upc } }
+            },
+            Flatten(path: "topProducts.@") {
+              Fetch(service: "reviews") {
+                { ... on Product { __typename upc } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { reviews { author { __typename id } editor { __typename id } } } } }
+              },
+            },
+            Flatten(paths: "topProducts.@.reviews.@.author", "topProducts.@.reviews.@.editor") {
+              Fetch(service: "accounts") {
+                { ... on User { __typename id } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { name } } }
+              },
+            },
+          },
+        }
+    "#);
+}

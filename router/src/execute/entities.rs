@@ -17,30 +17,32 @@ pub struct Representations {
     pub positions: Vec<Vec<ResponsePath>>,
 }
 
-/// Collects one representation per entity found at `path` whose `__typename` matches one of
+/// Collects one representation per entity found at any of `paths` whose `__typename` matches one of
 /// the `requires` fragments. Entities missing a key or required field are skipped.
 pub fn collect(
     sg: &Supergraph,
     graph: GraphId,
     data: &Value,
-    path: &[PathSegment],
+    paths: &[Vec<PathSegment>],
     requires: &[Selection],
 ) -> Representations {
     let mut reps = Representations::default();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut current = Vec::new();
-    walk(data, path, &mut current, &mut |value, at| {
-        let Some(rep) = representation(sg, graph, value, requires) else {
-            return;
-        };
-        let text = rep.to_string();
-        let index = *seen.entry(text).or_insert_with(|| {
-            reps.unique.push(rep);
-            reps.positions.push(Vec::new());
-            reps.unique.len() - 1
+    for path in paths {
+        walk(data, path, &mut current, &mut |value, at| {
+            let Some(rep) = representation(sg, graph, value, requires) else {
+                return;
+            };
+            let text = rep.to_string();
+            let index = *seen.entry(text).or_insert_with(|| {
+                reps.unique.push(rep);
+                reps.positions.push(Vec::new());
+                reps.unique.len() - 1
+            });
+            reps.positions[index].push(at.clone());
         });
-        reps.positions[index].push(at.clone());
-    });
+    }
     reps
 }
 

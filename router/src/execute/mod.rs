@@ -71,7 +71,7 @@ fn run<'a>(
                 join_all(nodes.iter().map(|n| run(ctx, state, n))).await;
             }
             PlanNode::Fetch(fetch) => root_fetch(ctx, state, fetch).await,
-            PlanNode::Flatten { path, fetch } => entity_fetch(ctx, state, path, fetch).await,
+            PlanNode::Flatten { paths, fetch } => entity_fetch(ctx, state, paths, fetch).await,
         }
     }
     .boxed()
@@ -97,15 +97,16 @@ async fn root_fetch(ctx: &ExecutionContext<'_>, state: &State, fetch: &FetchNode
 async fn entity_fetch(
     ctx: &ExecutionContext<'_>,
     state: &State,
-    path: &[PathSegment],
+    paths: &[Vec<PathSegment>],
     fetch: &FetchNode,
 ) {
     let requires = fetch.requires.as_deref().unwrap_or_default();
+    let path = paths.first().map(Vec::as_slice).unwrap_or_default();
     let mut reps = collect(
         ctx.supergraph,
         fetch.graph,
         &state.data.lock(),
-        path,
+        paths,
         requires,
     );
     if reps.unique.is_empty() {

@@ -3,6 +3,7 @@
 mod aliases;
 mod builder;
 pub mod cache;
+mod merge;
 mod tree;
 
 pub use builder::{plan, PlanError};
@@ -28,9 +29,10 @@ pub enum PlanNode {
     Parallel(Vec<PlanNode>),
     /// A root fetch whose data merges at the response root.
     Fetch(FetchNode),
-    /// An entity fetch whose representations are collected at `path` and merged back there.
+    /// An entity fetch whose representations are collected at `paths` (usually one) and
+    /// merged back there.
     Flatten {
-        path: Vec<PathSegment>,
+        paths: Vec<Vec<PathSegment>>,
         fetch: FetchNode,
     },
 }
@@ -102,8 +104,13 @@ impl PlanNode {
                 writeln!(f, "{pad}}},")
             }
             PlanNode::Fetch(fetch) => fetch.write(f, depth),
-            PlanNode::Flatten { path, fetch } => {
-                writeln!(f, "{pad}Flatten(path: \"{}\") {{", path_to_string(path))?;
+            PlanNode::Flatten { paths, fetch } => {
+                let printed: Vec<String> = paths
+                    .iter()
+                    .map(|p| format!("\"{}\"", path_to_string(p)))
+                    .collect();
+                let label = if paths.len() == 1 { "path" } else { "paths" };
+                writeln!(f, "{pad}Flatten({label}: {}) {{", printed.join(", "))?;
                 fetch.write(f, depth + 1)?;
                 writeln!(f, "{pad}}},")
             }

@@ -1,9 +1,8 @@
 //! Turns fetch groups into a plan tree and prints each group's subgraph operation.
 
+use super::merge::{merge_into_waiting_groups, merge_sibling_fetches};
 use super::{FetchNode, PathSegment, PlanNode};
-use crate::operation::{
-    merge_all, print_selections, variable_usages, NormalizedOperation, Selection,
-};
+use crate::operation::{print_selections, variable_usages, NormalizedOperation, Selection};
 use crate::supergraph::{GraphId, Supergraph};
 use apollo_compiler::ast::OperationType;
 use std::fmt::Write as _;
@@ -14,6 +13,8 @@ pub(super) struct Group {
     pub graph: GraphId,
     /// Where the fetched data merges into the response.
     pub path: Vec<PathSegment>,
+    /// More merge paths, when sibling fetches to one subgraph were combined into one request.
+    pub extra_paths: Vec<Vec<PathSegment>>,
     /// The group whose data this entity group's representations come from.
     pub parent: Option<usize>,
     /// `Some` for entity fetches: the representation shape per entity type.
@@ -35,6 +36,7 @@ impl Group {
         Group {
             graph,
             path,
+            extra_paths: Vec::new(),
             parent,
             representation,
             for_requires: false,
@@ -54,6 +56,7 @@ pub(super) fn build_tree(
     roots: &[usize],
 ) -> Option<PlanNode> {
     let roots = merge_into_waiting_groups(&mut groups, roots);
+    let roots = merge_sibling_fetches(&mut groups, &roots);
     let roots = roots.as_slice();
     let nodes: Vec<PlanNode> = groups
         .iter()
@@ -79,54 +82,6 @@ pub(super) fn build_tree(
             (!all.is_empty()).then(|| levels(&groups, &nodes, &all))
         }
     }
-}
-
-/// Folds an entity group nothing depends on into a later group of the same subgraph, path
-/// and parent (one waiting for `@requires` data): one request fewer, and no extra round trip
-/// because the later group runs at a later step anyway. Returns the renumbered roots.
-fn merge_into_waiting_groups(groups: &mut Vec<Group>, roots: &[usize]) -> Vec<usize> {
-    let mut removed = vec![false; groups.len()];
-    for i in 0..groups.len() {
-        let has_dependents = groups
-            .iter()
-            .any(|g| g.deps.contains(&i) || g.parent == Some(i));
-        if groups[i].representation.is_none() || groups[i].for_requires || has_dependents {
-            continue;
-        }
-        let target = (0..groups.len()).find(|&j| {
-            let (a, b) = (&groups[i], &groups[j]);
-            !removed[j]
-                && b.for_requires
-                && a.graph == b.graph
-                && a.path == b.path
-                && a.parent == b.parent
-        });
-        let Some(j) = target else { continue };
-        let selections = std::mem::take(&mut groups[i].selections);
-        let representation = groups[i].representation.take().unwrap_or_default();
-        merge_all(&mut groups[j].selections, selections);
-        merge_all(
-            groups[j].representation.get_or_insert_with(Vec::new),
-            representation,
-        );
-        removed[i] = true;
-    }
-    let mut new_index = Vec::with_capacity(groups.len());
-    let mut next = 0;
-    for &gone in &removed {
-        new_index.push(next);
-        next += usize::from(!gone);
-    }
-    let mut i = 0;
-    groups.retain(|_| {
-        i += 1;
-        !removed[i - 1]
-    });
-    for group in groups.iter_mut() {
-        group.deps.iter_mut().for_each(|d| *d = new_index[*d]);
-        group.parent = group.parent.map(|p| new_index[p]);
-    }
-    roots.iter().map(|&r| new_index[r]).collect()
 }
 
 /// Wraps `nodes` with `make` (Sequence or Parallel), inlining children of the same kind.
@@ -264,7 +219,9 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
     };
     match group.representation {
         Some(_) => PlanNode::Flatten {
-            path: group.path.clone(),
+            paths: std::iter::once(group.path.clone())
+                .chain(group.extra_paths.iter().cloned())
+                .collect(),
             fetch,
         },
         None => PlanNode::Fetch(fetch),

@@ -346,6 +346,15 @@ impl Review {
             })
     }
 
+    /// The other user, so author and editor paths share entities.
+    async fn editor(&self) -> Option<ReviewsUser> {
+        let other = if self.author_id == "1" { "2" } else { "1" };
+        Some(ReviewsUser {
+            id: ID(other.into()),
+            username: None,
+        })
+    }
+
     async fn product(&self) -> Option<ReviewsProduct> {
         Some(ReviewsProduct {
             upc: self.product_upc.clone(),

@@ -1,0 +1,136 @@
+//! Post-planning merges of fetch groups that cut requests without adding round trips.
+
+use super::tree::Group;
+use crate::operation::{merge_all, Selection};
+
+/// Folds an entity group nothing depends on into a later group of the same subgraph, path
+/// and parent (one waiting for `@requires` data): one request fewer, and no extra round trip
+/// because the later group runs at a later step anyway. Returns the renumbered roots.
+pub(super) fn merge_into_waiting_groups(groups: &mut Vec<Group>, roots: &[usize]) -> Vec<usize> {
+    let mut removed = vec![false; groups.len()];
+    for i in 0..groups.len() {
+        let has_dependents = groups
+            .iter()
+            .any(|g| g.deps.contains(&i) || g.parent == Some(i));
+        if groups[i].representation.is_none() || groups[i].for_requires || has_dependents {
+            continue;
+        }
+        let target = (0..groups.len()).find(|&j| {
+            let (a, b) = (&groups[i], &groups[j]);
+            !removed[j]
+                && b.for_requires
+                && a.graph == b.graph
+                && a.path == b.path
+                && a.parent == b.parent
+        });
+        let Some(j) = target else { continue };
+        let selections = std::mem::take(&mut groups[i].selections);
+        let representation = groups[i].representation.take().unwrap_or_default();
+        merge_all(&mut groups[j].selections, selections);
+        merge_all(
+            groups[j].representation.get_or_insert_with(Vec::new),
+            representation,
+        );
+        removed[i] = true;
+    }
+    remove_groups(groups, &removed, roots)
+}
+
+/// Drops the groups marked `removed` and renumbers every reference to the others.
+fn remove_groups(groups: &mut Vec<Group>, removed: &[bool], roots: &[usize]) -> Vec<usize> {
+    let mut new_index = Vec::with_capacity(groups.len());
+    let mut next = 0;
+    for &gone in removed {
+        new_index.push(next);
+        next += usize::from(!gone);
+    }
+    let mut i = 0;
+    groups.retain(|_| {
+        i += 1;
+        !removed[i - 1]
+    });
+    for group in groups.iter_mut() {
+        group.deps.iter_mut().for_each(|d| *d = new_index[*d]);
+        group.parent = group.parent.map(|p| new_index[p]);
+    }
+    roots.iter().map(|&r| new_index[r]).collect()
+}
+
+/// Combines entity fetches to one subgraph that run at the same step (same dependencies)
+/// into one `_entities` request whose representations come from all their paths, so each
+/// plan step sends at most one request per subgraph. Skipped when the selections disagree
+/// on what a response key means.
+pub(super) fn merge_sibling_fetches(groups: &mut Vec<Group>, roots: &[usize]) -> Vec<usize> {
+    let mut removed = vec![false; groups.len()];
+    for j in 0..groups.len() {
+        if groups[j].representation.is_none() {
+            continue;
+        }
+        let target = (0..j).find(|&i| {
+            let (a, b) = (&groups[i], &groups[j]);
+            !removed[i]
+                && a.representation.is_some()
+                && a.graph == b.graph
+                && same_set(&a.deps, &b.deps)
+                && compatible(&a.selections, &b.selections)
+        });
+        let Some(i) = target else { continue };
+        let selections = std::mem::take(&mut groups[j].selections);
+        let representation = groups[j].representation.take().unwrap_or_default();
+        let mut paths = vec![std::mem::take(&mut groups[j].path)];
+        paths.append(&mut groups[j].extra_paths);
+        let into = &mut groups[i];
+        merge_all(&mut into.selections, selections);
+        merge_all(
+            into.representation.get_or_insert_with(Vec::new),
+            representation,
+        );
+        for path in paths {
+            if into.path != path && !into.extra_paths.contains(&path) {
+                into.extra_paths.push(path);
+            }
+        }
+        redirect(groups, j, i);
+        removed[j] = true;
+    }
+    remove_groups(groups, &removed, roots)
+}
+
+fn same_set(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
+}
+
+/// Points every reference to group `from` at group `to`.
+fn redirect(groups: &mut [Group], from: usize, to: usize) {
+    for group in groups.iter_mut() {
+        if group.deps.contains(&from) {
+            group.deps.retain(|&d| d != from);
+            if !group.deps.contains(&to) {
+                group.deps.push(to);
+            }
+        }
+        if group.parent == Some(from) {
+            group.parent = Some(to);
+        }
+    }
+}
+
+/// Whether merging `b` into `a` keeps every response key bound to one field.
+fn compatible(a: &[Selection], b: &[Selection]) -> bool {
+    b.iter().all(|sb| match sb {
+        Selection::Field(fb) => a.iter().all(|sa| match sa {
+            Selection::Field(fa) if fa.response_key() == fb.response_key() => {
+                fa.name == fb.name
+                    && fa.arguments == fb.arguments
+                    && compatible(&fa.selections, &fb.selections)
+            }
+            _ => true,
+        }),
+        Selection::Fragment(fb) => a.iter().all(|sa| match sa {
+            Selection::Fragment(fa) if fa.type_condition == fb.type_condition => {
+                compatible(&fa.selections, &fb.selections)
+            }
+            _ => true,
+        }),
+    })
+}
