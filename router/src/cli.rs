@@ -21,8 +21,12 @@ pub struct ComposeArgs {
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// The supergraph clients use today.
-    #[arg(long)]
-    pub supergraph: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    pub supergraph: Option<PathBuf>,
+    /// Or: a `router serve --config` file; the current schema is composed from its live
+    /// subgraphs, as the running router serves it.
+    #[arg(long, conflicts_with = "supergraph")]
+    pub config: Option<PathBuf>,
     /// Proposed subgraph schemas: `name=schema.graphql` or `name=http://host/graphql`.
     #[arg(required = true)]
     pub subgraphs: Vec<String>,
@@ -106,9 +110,9 @@ pub async fn compose_command(args: ComposeArgs) -> u8 {
 /// Runs `router check`; returns the exit status: 1 when the proposal breaks clients or does not
 /// compose, 2 when an input cannot be read.
 pub async fn check_command(args: CheckArgs) -> u8 {
-    let current = match std::fs::read_to_string(&args.supergraph) {
+    let current = match current_supergraph(&args).await {
         Ok(text) => text,
-        Err(e) => return fail(&format!("{}: {e}", args.supergraph.display())),
+        Err(e) => return fail(&e),
     };
     let proposed = match read_subgraphs(&args.subgraphs, false).await {
         Ok(inputs) => inputs,
@@ -129,6 +133,27 @@ pub async fn check_command(args: CheckArgs) -> u8 {
         0
     } else {
         1
+    }
+}
+
+/// The supergraph to check against: the file, or the composition of a router config's subgraphs.
+async fn current_supergraph(args: &CheckArgs) -> Result<String, String> {
+    match (&args.supergraph, &args.config) {
+        (Some(path), _) => {
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        (None, Some(path)) => {
+            let config = crate::composed::ServeConfig::load(path)?;
+            let inputs = crate::composed::fetch_all(&config.subgraphs).await?;
+            compose(&inputs).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                format!(
+                    "the current subgraphs do not compose:\n{}",
+                    lines.join("\n")
+                )
+            })
+        }
+        (None, None) => Err("--supergraph or --config is required".into()),
     }
 }
 

@@ -102,3 +102,26 @@ fn check_exits_non_zero_only_for_breaking_changes() {
         "{report}"
     );
 }
+
+#[test]
+fn check_against_the_subgraphs_of_a_router_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("router.toml");
+    let mut toml = String::new();
+    for name in ["accounts", "boards", "chat", "notifications"] {
+        toml.push_str(&format!("[[subgraphs]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:1/{name}\"\nsdl_file = {:?}\n", schema(name)));
+    }
+    std::fs::write(&config, toml).expect("write");
+    let accounts = std::fs::read_to_string(schema("accounts")).expect("read");
+    let proposed = dir.path().join("accounts.graphql");
+    std::fs::write(&proposed, accounts.replace("\tavatarUrl: String\n", "")).expect("write");
+    let output = router()
+        .args(["check", "--config"])
+        .arg(&config)
+        .arg(format!("accounts={}", proposed.display()))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FIELD_REMOVED User.avatarUrl"), "{stdout}");
+}
