@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     let events = if config.redis_url.is_some() {
         "Redis"
     } else {
-        "in-process"
+        "embedded (in-process pub/sub, SQLite event stream)"
     };
     println!(
         "platform is up (store: {store}, events: {events}, data: {})",
