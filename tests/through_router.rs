@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use kit::test_client::GqlClient;
+use kit::test_client::{GqlClient, Subscription};
 use platform::{Platform, PlatformConfig};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::sync::CancellationToken;
 
 struct Stack {
@@ -66,55 +64,6 @@ impl Drop for Stack {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A graphql-transport-ws subscription straight at a subgraph (the router's own subscription
-/// support is a later issue).
-async fn subscribe(base: &str, token: &str, query: &str) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("{}/graphql", base.replace("http", "ws"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-    socket
-        .send(WsMessage::text(init.to_string()))
-        .await
-        .expect("init");
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": query}});
-    socket
-        .send(WsMessage::text(subscribe.to_string()))
-        .await
-        .expect("subscribe");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    socket
-}
-
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("open")
-            .expect("message");
-        if let WsMessage::Text(text) = message {
-            let value: Value = serde_json::from_str(text.as_str()).expect("json");
-            if value["type"] != "ping" && value["type"] != "pong" {
-                return value;
-            }
-        }
-    }
-}
-
 async fn wait_for_notifications(client: &GqlClient, count: usize) -> Value {
     let query = "{ me { unreadNotificationCount notifications { edges { node { kind text actor { name } task { title } board { name } message { body } } } } } }";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -141,7 +90,7 @@ async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
     let (_ada_id, ada) = stack.sign_up("Ada").await;
     let (bob_id, bob) = stack.sign_up("Bob").await;
     let bob_token = bob.token.clone().expect("token");
-    let mut live = subscribe(
+    let mut live = Subscription::start(
         &stack.platform.urls.notifications,
         &bob_token,
         "subscription { notificationAdded { kind text } }",
@@ -225,7 +174,7 @@ async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
 
     let mut streamed = Vec::new();
     for _ in 0..3 {
-        let message = next(&mut live).await;
+        let message = live.next().await;
         assert_eq!(message["type"], "next", "{message}");
         streamed.push(
             message["payload"]["data"]["notificationAdded"]["kind"]

@@ -5,13 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{TokenSigner, TokenVerifier};
-use futures::{SinkExt, StreamExt};
 use kit::config::ServiceConfig;
 use kit::events::{DomainEvent, EventHandler};
-use kit::test_client::GqlClient;
+use kit::test_client::{GqlClient, Subscription};
 use notifications::Notifications;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::sync::CancellationToken;
 
 const ADA: &str = "user-ada";
@@ -140,55 +138,16 @@ async fn wait_for(client: &GqlClient, count: usize) -> Vec<Value> {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn subscribe(base: &str, signer: &TokenSigner, user: &str) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+async fn subscribe(base: &str, signer: &TokenSigner, user: &str) -> Subscription {
     let (token, _) = signer
         .sign(user, chrono::Duration::minutes(5))
         .expect("sign");
-    let mut request = format!("{}/graphql", base.replace("http", "ws"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-    socket
-        .send(WsMessage::text(init.to_string()))
-        .await
-        .expect("init");
-    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
-    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { notificationAdded { kind text recipient { id } } }"}});
-    socket
-        .send(WsMessage::text(subscribe.to_string()))
-        .await
-        .expect("subscribe");
-    // The subscription is registered once the server has processed the message; give it a moment.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    socket
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("socket open")
-            .expect("message");
-        if let WsMessage::Text(text) = message {
-            let value: Value = serde_json::from_str(text.as_str()).expect("json");
-            if value["type"] != "ping" && value["type"] != "pong" {
-                return value;
-            }
-        }
-    }
+    Subscription::start(
+        base,
+        &token,
+        "subscription { notificationAdded { kind text recipient { id } } }",
+    )
+    .await
 }
 
 #[tokio::test]
@@ -230,7 +189,7 @@ async fn each_event_kind_is_stored_and_streamed_to_its_recipient() {
 
     let mut streamed = Vec::new();
     for _ in 0..3 {
-        let message = next_json(&mut live).await;
+        let message = live.next().await;
         assert_eq!(message["type"], "next", "{message}");
         streamed.push(message["payload"]["data"]["notificationAdded"].clone());
     }
@@ -440,7 +399,7 @@ async fn two_replicas_share_one_stream_without_duplicates() {
     }
     let mut streamed = 0;
     while streamed < 40 {
-        let message = next_json(&mut live).await;
+        let message = live.next().await;
         assert_eq!(message["type"], "next", "{message}");
         streamed += 1;
     }
