@@ -175,7 +175,7 @@ impl Platform {
         );
 
         let boards_config = service(&listeners.boards)?;
-        let boards = boards::Boards::start(&boards_config, verifier(&boards_config)).await?;
+        let boards = boards::Boards::start(&boards_config, boards_config.remote_verifier()).await?;
         sdls.push((
             "boards",
             &urls.boards,
@@ -190,7 +190,7 @@ impl Platform {
         );
 
         let chat_config = service(&listeners.chat)?;
-        let chat = chat::Chat::start(&chat_config, verifier(&chat_config)).await?;
+        let chat = chat::Chat::start(&chat_config, chat_config.remote_verifier()).await?;
         sdls.push(("chat", &urls.chat, chat::federation_sdl(&chat.schema)));
         spawn_server(
             &mut tasks,
@@ -203,7 +203,7 @@ impl Platform {
         let notifications_config = service(&listeners.notifications)?;
         let notifications = notifications::Notifications::start(
             &notifications_config,
-            verifier(&notifications_config),
+            notifications_config.remote_verifier(),
         )
         .await?;
         sdls.push((
@@ -278,11 +278,6 @@ fn compose(sdls: &[(&str, &String, String)]) -> anyhow::Result<String> {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("composing the supergraph failed:\n{}", lines.join("\n"))
     })
-}
-
-/// Subgraphs other than accounts verify tokens with the keys accounts publishes.
-fn verifier(config: &ServiceConfig) -> auth::TokenVerifier {
-    auth::TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience)
 }
 
 fn spawn_server(

@@ -12,7 +12,6 @@ use auth::{KeySource, TokenSigner, TokenVerifier};
 use axum::routing::get;
 use axum::{Json, Router};
 use kit::config::ServiceConfig;
-use kit::server::ServerContext;
 use kit::Infra;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -75,13 +74,7 @@ impl Accounts {
             signer.issuer(),
             signer.audience(),
         );
-        let ctx = ServerContext {
-            service: SERVICE,
-            verifier,
-            metrics: self.infra.metrics.clone(),
-            ready: self.infra.ready_check(),
-            shutdown,
-        };
+        let ctx = self.infra.server_context(verifier, shutdown);
         let extra = Router::new().route(
             "/.well-known/jwks.json",
             get(move || {

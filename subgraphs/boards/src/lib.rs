@@ -19,7 +19,6 @@ use auth::TokenVerifier;
 use axum::Router;
 use kit::config::ServiceConfig;
 use kit::infra::InfraError;
-use kit::server::ServerContext;
 use kit::Infra;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -86,13 +85,7 @@ impl Boards {
             let outbox = self.service.outbox().clone();
             outbox.spawn_sweeper(every, shutdown.clone());
         }
-        let ctx = ServerContext {
-            service: SERVICE,
-            verifier: self.verifier.clone(),
-            metrics: self.infra.metrics.clone(),
-            ready: self.infra.ready_check(),
-            shutdown,
-        };
+        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
         kit::server::app(self.schema.clone(), ctx, Router::new())
     }
 }
@@ -121,7 +114,7 @@ async fn connect(config: &ServiceConfig) -> Result<Infra, InfraError> {
 
 /// The production verifier: keys from the accounts subgraph's JWKS (`config.jwks_url`).
 pub fn remote_verifier(config: &ServiceConfig) -> TokenVerifier {
-    TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience)
+    config.remote_verifier()
 }
 
 /// Serves the boards subgraph on `listener` until `shutdown` is cancelled, verifying tokens

@@ -36,7 +36,6 @@ use auth::TokenVerifier;
 use axum::Router;
 use kit::config::ServiceConfig;
 use kit::events::{spawn_consumer, ConsumerConfig, EventHandler};
-use kit::server::ServerContext;
 use kit::Infra;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -68,7 +67,7 @@ pub struct Chat {
 
 impl Chat {
     /// Connects the store and events. Tokens are checked with `verifier`, normally
-    /// `TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience)`.
+    /// `config.remote_verifier()`.
     pub async fn start(
         config: &ServiceConfig,
         verifier: TokenVerifier,
@@ -123,13 +122,7 @@ impl Chat {
     /// app always keeps board rooms and names in sync; all stop with `shutdown`.
     pub fn app(&self, shutdown: CancellationToken) -> Router {
         self.spawn_consumers(shutdown.clone());
-        let ctx = ServerContext {
-            service: SERVICE,
-            verifier: self.verifier.clone(),
-            metrics: self.infra.metrics.clone(),
-            ready: self.infra.ready_check(),
-            shutdown,
-        };
+        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
         kit::server::app(self.schema.clone(), ctx, Router::new())
     }
 }
@@ -141,8 +134,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let verifier =
-        TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience);
+    let verifier = config.remote_verifier();
     let chat = Chat::start(config, verifier).await?;
     let app = chat.app(shutdown.clone());
     kit::server::serve(listener, app, shutdown).await?;

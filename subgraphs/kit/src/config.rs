@@ -220,6 +220,11 @@ impl ServiceConfig {
             .unwrap_or_else(|| self.data_dir.join("keys").join("jwt-ed25519.pem"))
     }
 
+    /// The verifier of every subgraph but accounts: keys from accounts' JWKS at `jwks_url`.
+    pub fn remote_verifier(&self) -> auth::TokenVerifier {
+        auth::TokenVerifier::remote(&self.jwks_url, &self.jwt_issuer, &self.jwt_audience)
+    }
+
     pub fn instance_id(&self) -> String {
         self.instance_id
             .clone()

@@ -10,7 +10,7 @@ use crate::events::{
     SharedEventStream, SharedPubSub,
 };
 use crate::metrics::Metrics;
-use crate::server::ReadyCheck;
+use crate::server::{ReadyCheck, ServerContext};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,20 @@ impl Infra {
             cache,
             metrics,
         })
+    }
+
+    /// What the kit's HTTP app needs from this service, with callers verified by `verifier`.
+    pub fn server_context(
+        &self,
+        verifier: auth::TokenVerifier,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> ServerContext {
+        ServerContext {
+            verifier,
+            metrics: self.metrics.clone(),
+            ready: self.ready_check(),
+            shutdown,
+        }
     }
 
     /// Ready when the store answers and, if configured, Redis does.

@@ -35,7 +35,6 @@ pub type ReadyCheck =
 /// What the shared handlers need besides the schema.
 #[derive(Clone)]
 pub struct ServerContext {
-    pub service: &'static str,
     pub verifier: TokenVerifier,
     pub metrics: Arc<Metrics>,
     pub ready: ReadyCheck,

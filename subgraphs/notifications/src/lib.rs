@@ -12,7 +12,6 @@ use std::time::Duration;
 use auth::TokenVerifier;
 use axum::Router;
 use kit::config::ServiceConfig;
-use kit::server::ServerContext;
 use kit::Infra;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -85,13 +84,7 @@ impl Notifications {
     }
 
     pub fn app(&self, shutdown: CancellationToken) -> Router {
-        let ctx = ServerContext {
-            service: SERVICE,
-            verifier: self.verifier.clone(),
-            metrics: self.infra.metrics.clone(),
-            ready: self.infra.ready_check(),
-            shutdown,
-        };
+        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
         kit::server::app(self.schema.clone(), ctx, Router::new())
     }
 }
@@ -102,8 +95,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let verifier =
-        TokenVerifier::remote(&config.jwks_url, &config.jwt_issuer, &config.jwt_audience);
+    let verifier = config.remote_verifier();
     let notifications = Notifications::start(config, verifier).await?;
     let consumers = notifications.start_consumers(RECLAIM_IDLE, shutdown.clone());
     kit::server::serve(listener, notifications.app(shutdown.clone()), shutdown).await?;

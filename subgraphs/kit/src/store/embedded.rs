@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 use serde_json::Value;
 
 use super::filter::check_name;
@@ -292,23 +292,6 @@ impl EmbeddedStore {
             }
             tx.commit().map_err(sql)?;
             Ok(updated)
-        })
-        .await
-    }
-
-    /// Whether a document with this id exists (used by tests of raw durability).
-    pub async fn exists(&self, collection: &str, id: &str) -> StoreResult<bool> {
-        let (collection, id) = (collection.to_owned(), id.to_owned());
-        self.with_conn(move |conn, inner| {
-            let table = inner.ensure_table(conn, &collection)?;
-            conn.query_row(
-                &format!("SELECT 1 FROM {table} WHERE id = ?1"),
-                [id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|row| row.is_some())
-            .map_err(sql)
         })
         .await
     }
