@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -112,10 +111,9 @@ pub async fn serve_composed(
     let client = Arc::new(SubgraphClient::new());
     let state =
         RouterState::new(&supergraph, client, execution.clone()).map_err(|e| e.to_string())?;
-    let state = Arc::new(AppState {
-        current: ArcSwap::from_pointee(state),
-        forward_headers: config.forward_headers.clone(),
-    });
+    let state = Arc::new(
+        AppState::new(state, config.forward_headers.clone()).with_shutdown(shutdown.clone()),
+    );
     if config.poll_interval_secs > 0 {
         tokio::spawn(poll(
             config.clone(),

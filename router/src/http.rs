@@ -1,16 +1,24 @@
 //! GraphQL over HTTP: `POST`/`GET /graphql`, media type negotiation and status codes,
+//! streamed results (SSE and multipart, see [`stream`]), WebSocket upgrades (see [`ws`]),
 //! `GET /health`.
 
-use crate::service::{run_request, GraphQLRequest, Outcome, RouterState};
+mod stream;
+mod ws;
+
+use crate::service::{run_request, GraphQLRequest, Outcome, Refusal, RouterState, Transport};
 use arc_swap::ArcSwap;
+use auth::{AuthError, TokenVerifier};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use stream::StreamMedia;
+use tokio_util::sync::CancellationToken;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -20,6 +28,41 @@ const JSON: &str = "application/json";
 pub struct AppState {
     pub current: ArcSwap<RouterState>,
     pub forward_headers: Vec<String>,
+    /// Verifies `Authorization` (HTTP header or WebSocket `connection_init`) before any
+    /// work; without one, tokens are only checked by the subgraphs.
+    pub verifier: Option<Arc<TokenVerifier>>,
+    /// Cancelled on shutdown: ends WebSocket sessions and streamed responses.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(state: RouterState, forward_headers: Vec<String>) -> AppState {
+        AppState {
+            current: ArcSwap::from_pointee(state),
+            forward_headers,
+            verifier: None,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    pub fn with_verifier(mut self, verifier: Option<Arc<TokenVerifier>>) -> AppState {
+        self.verifier = verifier;
+        self
+    }
+
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> AppState {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Checks an `Authorization` value when a verifier is configured; no value is an
+    /// anonymous caller, left to the subgraphs' rules.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<(), AuthError> {
+        match (&self.verifier, authorization) {
+            (Some(verifier), Some(value)) => verifier.verify_header(value).await.map(|_| ()),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The router's HTTP application.
@@ -49,30 +92,60 @@ impl MediaType {
     }
 }
 
-/// No `Accept` means `application/json` (legacy clients); otherwise the acceptable media
-/// range with the highest `q` wins, the first listed on ties.
-fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+/// What the client's `Accept` allows: a single JSON response and/or a stream.
+#[derive(Clone, Copy)]
+struct Accepted {
+    json: Option<MediaType>,
+    stream: Option<StreamMedia>,
+}
+
+/// No `Accept` means `application/json` (legacy clients); otherwise the acceptable JSON
+/// media range with the highest `q` wins, the first listed on ties. Streams are only
+/// chosen when named explicitly.
+fn negotiate(headers: &HeaderMap) -> Option<Accepted> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(MediaType::Json);
+        return Some(Accepted {
+            json: Some(MediaType::Json),
+            stream: None,
+        });
     };
     let mut best: Option<(f32, MediaType)> = None;
+    let mut stream = None;
     for range in accept.split(',') {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
+        let params: Vec<String> = parts.map(|p| p.trim().to_ascii_lowercase()).collect();
+        let q = params
+            .iter()
+            .filter_map(|p| p.strip_prefix("q="))
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
         let candidate = match media.as_str() {
             GRAPHQL_RESPONSE_JSON | "*/*" | "application/*" => MediaType::GraphQLResponseJson,
             JSON => MediaType::Json,
+            "text/event-stream" => {
+                stream = stream.or(Some(StreamMedia::EventStream));
+                continue;
+            }
+            "multipart/mixed"
+                if params
+                    .iter()
+                    .any(|p| p.replace('"', "") == "subscriptionspec=1.0") =>
+            {
+                stream = stream.or(Some(StreamMedia::Multipart));
+                continue;
+            }
             _ => continue,
         };
-        if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
+        if best.is_none_or(|(best_q, _)| q > best_q) {
             best = Some((q, candidate));
         }
     }
-    best.map(|(_, media)| media)
+    let json = best.map(|(_, media)| media);
+    (json.is_some() || stream.is_some()).then_some(Accepted { json, stream })
 }
 
 async fn post_graphql(
@@ -80,9 +153,10 @@ async fn post_graphql(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
+    let Some(accepted) = negotiate(&headers) else {
         return not_acceptable();
     };
+    let media = accepted.json.unwrap_or(MediaType::Json);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -108,16 +182,26 @@ async fn post_graphql(
             )
         }
     };
-    respond(&state, request, &headers, media, true).await
+    respond(state, request, &headers, accepted, true).await
 }
 
-async fn get_graphql(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(media) = negotiate(&headers) else {
+/// GET serves queries (never mutations), streams, and WebSocket upgrades.
+async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if parts.headers.contains_key(header::UPGRADE) {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => ws::upgrade(state, parts.headers, upgrade),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let headers = parts.headers;
+    let Some(accepted) = negotiate(&headers) else {
         return not_acceptable();
+    };
+    let media = accepted.json.unwrap_or(MediaType::Json);
+    let params = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+        Ok(Query(params)) => params,
+        Err(e) => return bad_request(StatusCode::BAD_REQUEST, media, &e.body_text()),
     };
     let Some(query) = params.get("query").cloned() else {
         return bad_request(StatusCode::BAD_REQUEST, media, "missing `query` parameter");
@@ -141,35 +225,64 @@ async fn get_graphql(
         operation_name: params.get("operationName").cloned(),
         variables,
     };
-    respond(&state, request, &headers, media, false).await
+    respond(state, request, &headers, accepted, false).await
 }
 
 async fn respond(
-    state: &AppState,
+    state: Arc<AppState>,
     request: GraphQLRequest,
     headers: &HeaderMap,
-    media: MediaType,
+    accepted: Accepted,
     allow_mutation: bool,
 ) -> Response {
+    let media = accepted.json.unwrap_or(MediaType::Json);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Err(error) = state.authenticate(authorization).await {
+        let body = json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": "UNAUTHENTICATED" } }] });
+        let mut response = graphql_response(StatusCode::UNAUTHORIZED, media, body);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
     let current = state.current.load_full();
     let forwarded = forwarded_headers(headers, &state.forward_headers);
-    match run_request(&current, request, forwarded, allow_mutation).await {
-        Outcome::Executed { data, errors } => {
-            let mut body = Map::new();
-            body.insert("data".into(), data);
-            if !errors.is_empty() {
-                body.insert("errors".into(), Value::Array(errors));
+    let transport = Transport {
+        allow_mutation,
+        streaming: accepted.stream.is_some(),
+    };
+    let outcome = run_request(&current, request, forwarded, transport).await;
+    match (outcome, accepted.json, accepted.stream) {
+        (Outcome::Executed { data, errors }, Some(media), _) => {
+            graphql_response(StatusCode::OK, media, result_body(data, errors))
+        }
+        (Outcome::Executed { data, errors }, None, Some(stream)) => {
+            let payload = result_body(data, errors).to_string().into();
+            stream::single(stream, payload)
+        }
+        (Outcome::Subscribed(events), _, Some(stream)) => stream::events(
+            stream,
+            events,
+            &state.current.load().settings.subscriptions,
+            state.shutdown.clone(),
+        ),
+        (Outcome::Refused(Refusal::Invalid(errors)), json, stream) => match (json, stream) {
+            // GraphQL over SSE reports request errors inside the accepted stream.
+            (None, Some(stream)) => {
+                let payload = json!({ "errors": errors }).to_string().into();
+                stream::single(stream, payload)
             }
-            graphql_response(StatusCode::OK, media, Value::Object(body))
-        }
-        Outcome::Rejected(errors) => {
-            let status = match media {
-                MediaType::GraphQLResponseJson => StatusCode::BAD_REQUEST,
-                MediaType::Json => StatusCode::OK,
-            };
-            graphql_response(status, media, json!({ "errors": errors }))
-        }
-        Outcome::MutationNotAllowed => {
+            _ => {
+                let status = match media {
+                    MediaType::GraphQLResponseJson => StatusCode::BAD_REQUEST,
+                    MediaType::Json => StatusCode::OK,
+                };
+                graphql_response(status, media, json!({ "errors": errors }))
+            }
+        },
+        (Outcome::Refused(Refusal::MutationOverGet), ..) => {
             let mut response = bad_request(
                 StatusCode::METHOD_NOT_ALLOWED,
                 media,
@@ -180,7 +293,24 @@ async fn respond(
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
             response
         }
+        (Outcome::Refused(refusal @ Refusal::StreamingRequired), ..) => graphql_response(
+            StatusCode::NOT_ACCEPTABLE,
+            media,
+            json!({ "errors": refusal.errors() }),
+        ),
+        // Unreachable by construction (no JSON and no stream is rejected by `negotiate`,
+        // subscriptions only start when a stream is accepted); answered, never a panic.
+        (Outcome::Executed { .. } | Outcome::Subscribed(_), ..) => not_acceptable(),
     }
+}
+
+fn result_body(data: Value, errors: Vec<Value>) -> Value {
+    let mut body = Map::new();
+    body.insert("data".into(), data);
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    Value::Object(body)
 }
 
 /// `Authorization` plus the configured headers, lower-cased and sorted so identical

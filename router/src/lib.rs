@@ -14,12 +14,12 @@ pub mod pipeline;
 pub mod plan;
 pub mod response;
 pub mod service;
+pub mod subscription;
 pub mod supergraph;
 
 pub use http::{app, AppState};
 pub use service::{ExecutionSettings, RouterState};
 
-use arc_swap::ArcSwap;
 use execute::fetch::SubgraphClient;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,26 @@ pub struct Config {
     pub execution: ExecutionSettings,
     /// How often the supergraph file's modification time is checked.
     pub reload_interval: Duration,
+    /// Verification of `Authorization` at the edge; `None` leaves tokens to the subgraphs.
+    pub jwt: Option<JwtConfig>,
+}
+
+/// Where the router gets the keys that sign access tokens, and what they must claim.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub jwks_url: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl JwtConfig {
+    pub fn verifier(&self) -> Arc<auth::TokenVerifier> {
+        Arc::new(auth::TokenVerifier::remote(
+            &self.jwks_url,
+            &self.issuer,
+            &self.audience,
+        ))
+    }
 }
 
 impl Config {
@@ -51,6 +71,7 @@ impl Config {
             forward_headers: Vec::new(),
             execution: ExecutionSettings::default(),
             reload_interval: Duration::from_secs(1),
+            jwt: None,
         }
     }
 }
@@ -80,18 +101,23 @@ impl ServeError {
     }
 }
 
-/// Reads the supergraph file and builds the shared HTTP state.
-pub fn load_state(config: &Config) -> Result<Arc<AppState>, ServeError> {
+/// Reads the supergraph file and builds the shared HTTP state; `shutdown` ends its
+/// WebSocket sessions and streamed responses.
+pub fn load_state(
+    config: &Config,
+    shutdown: CancellationToken,
+) -> Result<Arc<AppState>, ServeError> {
     let sdl = read(&config.supergraph)?;
     let state = RouterState::new(
         &sdl,
         Arc::new(SubgraphClient::new()),
         config.execution.clone(),
     )?;
-    Ok(Arc::new(AppState {
-        current: ArcSwap::from_pointee(state),
-        forward_headers: config.forward_headers.clone(),
-    }))
+    Ok(Arc::new(
+        AppState::new(state, config.forward_headers.clone())
+            .with_verifier(config.jwt.as_ref().map(JwtConfig::verifier))
+            .with_shutdown(shutdown),
+    ))
 }
 
 /// Serves the router on `listener` until `shutdown` is cancelled, reloading the supergraph
@@ -101,7 +127,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let state = load_state(&config)?;
+    let state = load_state(&config, shutdown.clone())?;
     tokio::spawn(watch_supergraph(
         config.clone(),
         state.clone(),

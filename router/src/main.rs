@@ -41,6 +41,14 @@ enum Command {
         /// Default subgraph timeout in milliseconds.
         #[arg(long, env = "ROUTER_SUBGRAPH_TIMEOUT_MS", default_value_t = 30_000)]
         subgraph_timeout_ms: u64,
+        /// JWKS URL of the token issuer: `Authorization` (HTTP header or WebSocket
+        /// `connection_init`) is verified at the router; without it, only subgraphs check it.
+        #[arg(long, env = "ROUTER_JWKS_URL", requires_all = ["jwt_issuer", "jwt_audience"])]
+        jwks_url: Option<String>,
+        #[arg(long, env = "ROUTER_JWT_ISSUER")]
+        jwt_issuer: Option<String>,
+        #[arg(long, env = "ROUTER_JWT_AUDIENCE")]
+        jwt_audience: Option<String>,
     },
     /// Print the query plan of an operation.
     Plan {
@@ -102,12 +110,23 @@ async fn main() -> anyhow::Result<()> {
             listen,
             forward_headers,
             subgraph_timeout_ms,
+            jwks_url,
+            jwt_issuer,
+            jwt_audience,
             ..
         } => {
             let supergraph = supergraph.context("--supergraph or --config is required")?;
             let mut config = router::Config::new(supergraph);
             config.listen = listen;
             config.forward_headers = forward_headers;
+            config.jwt = match (jwks_url, jwt_issuer, jwt_audience) {
+                (Some(jwks_url), Some(issuer), Some(audience)) => Some(router::JwtConfig {
+                    jwks_url,
+                    issuer,
+                    audience,
+                }),
+                _ => None,
+            };
             config.execution.subgraph_timeout =
                 std::time::Duration::from_millis(subgraph_timeout_ms);
             let listener = tokio::net::TcpListener::bind(listen)

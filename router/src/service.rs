@@ -4,6 +4,7 @@ use crate::execute::fetch::SubgraphClient;
 use crate::execute::{execute, ExecutionContext};
 use crate::pipeline::{prepare, Caches, PreparedOperation, RequestError};
 use crate::response::shape;
+use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
 use crate::supergraph::{Supergraph, SupergraphError};
 use apollo_compiler::ast::OperationType;
 use apollo_compiler::response::JsonMap;
@@ -18,6 +19,7 @@ pub struct ExecutionSettings {
     pub subgraph_timeout: Duration,
     pub subgraph_timeouts: HashMap<String, Duration>,
     pub plan_cache_size: usize,
+    pub subscriptions: SubscriptionSettings,
 }
 
 impl Default for ExecutionSettings {
@@ -26,6 +28,7 @@ impl Default for ExecutionSettings {
             subgraph_timeout: Duration::from_secs(30),
             subgraph_timeouts: HashMap::new(),
             plan_cache_size: 512,
+            subscriptions: SubscriptionSettings::default(),
         }
     }
 }
@@ -36,6 +39,8 @@ pub struct RouterState {
     pub caches: Caches,
     pub client: Arc<SubgraphClient>,
     pub settings: ExecutionSettings,
+    /// Subscriptions started against this state; they outlive a supergraph reload.
+    pub subscriptions: SubscriptionHub,
 }
 
 impl RouterState {
@@ -51,6 +56,7 @@ impl RouterState {
             caches: Caches::new(settings.plan_cache_size),
             client,
             settings,
+            subscriptions: SubscriptionHub::default(),
         })
     }
 }
@@ -65,24 +71,60 @@ pub struct GraphQLRequest {
     pub variables: Option<Map<String, Value>>,
 }
 
+/// What the transport a request came over allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    /// False for GET: it never runs a mutation.
+    pub allow_mutation: bool,
+    /// Whether results can be streamed (WebSocket, SSE, multipart): subscriptions need it.
+    pub streaming: bool,
+}
+
 /// The result of a request.
-#[derive(Debug)]
 pub enum Outcome {
-    /// A request error: the response has no `data`.
-    Rejected(Vec<Value>),
-    /// A mutation arrived over GET.
-    MutationNotAllowed,
+    /// Not executed: the response has no `data`.
+    Refused(Refusal),
     /// An executed operation (possibly with field errors and partial data).
     Executed { data: Value, errors: Vec<Value> },
+    /// A subscription: its results, one per event.
+    Subscribed(EventStream),
+}
+
+/// Why a request was not executed.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A request error (parse, validation, variables, planning).
+    Invalid(Vec<Value>),
+    /// A mutation arrived over GET.
+    MutationOverGet,
+    /// A subscription arrived over a transport that cannot stream.
+    StreamingRequired,
+}
+
+impl Refusal {
+    /// The refusal as GraphQL errors with a stable `extensions.code`.
+    pub fn errors(self) -> Vec<Value> {
+        let error = |message: &str, code: &str| {
+            vec![serde_json::json!({ "message": message, "extensions": { "code": code } })]
+        };
+        match self {
+            Refusal::Invalid(errors) => errors,
+            Refusal::MutationOverGet => error("mutations are not allowed over GET", "BAD_REQUEST"),
+            Refusal::StreamingRequired => error(
+                "subscriptions need a streaming transport: a WebSocket (graphql-transport-ws or graphql-ws), Accept: text/event-stream, or Accept: multipart/mixed;subscriptionSpec=\"1.0\"",
+                "STREAMING_TRANSPORT_REQUIRED",
+            ),
+        }
+    }
 }
 
 /// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
-/// `headers` are forwarded to subgraphs; `allow_mutation` is false for GET requests.
+/// `headers` are forwarded to subgraphs.
 pub async fn run_request(
-    state: &RouterState,
+    state: &Arc<RouterState>,
     request: GraphQLRequest,
     headers: Vec<(String, String)>,
-    allow_mutation: bool,
+    transport: Transport,
 ) -> Outcome {
     let sg = &*state.supergraph;
     let variables = request.variables.unwrap_or_default();
@@ -95,14 +137,33 @@ pub async fn run_request(
     );
     let (prepared, variables) = match prepared {
         Ok(ok) => ok,
-        Err(error) => return Outcome::Rejected(error.to_graphql_errors()),
+        Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
-    if prepared.operation.kind == OperationType::Mutation && !allow_mutation {
-        return Outcome::MutationNotAllowed;
+    match prepared.operation.kind {
+        OperationType::Mutation if !transport.allow_mutation => {
+            return Outcome::Refused(Refusal::MutationOverGet)
+        }
+        OperationType::Subscription if !transport.streaming => {
+            return Outcome::Refused(Refusal::StreamingRequired)
+        }
+        OperationType::Subscription => {
+            let events =
+                state
+                    .subscriptions
+                    .subscribe(state.clone(), prepared.clone(), variables, headers);
+            return match events {
+                Some(events) => Outcome::Subscribed(events),
+                None => Outcome::Refused(Refusal::Invalid(vec![serde_json::json!({
+                    "message": "the subscription has no root fetch",
+                    "extensions": { "code": "QUERY_PLANNING_FAILED" },
+                })])),
+            };
+        }
+        _ => {}
     }
     let introspection = match introspect(sg, &prepared, &variables) {
         Ok(result) => result,
-        Err(error) => return Outcome::Rejected(error.to_graphql_errors()),
+        Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
     let ctx = ExecutionContext {
         supergraph: sg,

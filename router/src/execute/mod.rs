@@ -42,9 +42,23 @@ struct State {
 
 /// Executes `plan` and returns the raw merged data (not yet shaped for the client).
 pub async fn execute(ctx: &ExecutionContext<'_>, plan: Option<&PlanNode>) -> ExecutionOutput {
+    let start = ExecutionOutput {
+        data: Value::Object(Map::new()),
+        errors: Vec::new(),
+    };
+    execute_from(ctx, plan, start).await
+}
+
+/// Executes `plan` on top of data already fetched (a subscription event from its primary
+/// fetch), adding to `start`'s errors.
+pub async fn execute_from(
+    ctx: &ExecutionContext<'_>,
+    plan: Option<&PlanNode>,
+    start: ExecutionOutput,
+) -> ExecutionOutput {
     let state = State {
-        data: Mutex::new(Value::Object(Map::new())),
-        errors: Mutex::new(Vec::new()),
+        data: Mutex::new(start.data),
+        errors: Mutex::new(start.errors),
     };
     if let Some(node) = plan {
         run(ctx, &state, node).await;
@@ -239,7 +253,7 @@ fn entity_error_path(error: &Value, positions: &[Vec<ResponsePath>]) -> Option<R
 }
 
 /// Adds `extensions.serviceName` and, for entity errors, the rewritten path.
-fn with_service(mut error: Value, service: &str, path: Option<ResponsePath>) -> Value {
+pub(crate) fn with_service(mut error: Value, service: &str, path: Option<ResponsePath>) -> Value {
     if !error.is_object() {
         error = json!({ "message": error.to_string() });
     }
@@ -268,7 +282,7 @@ fn with_service(mut error: Value, service: &str, path: Option<ResponsePath>) -> 
     error
 }
 
-fn fetch_error(error: &FetchError, path: Option<ResponsePath>) -> Value {
+pub(crate) fn fetch_error(error: &FetchError, path: Option<ResponsePath>) -> Value {
     let mut value = json!({
         "message": error.to_string(),
         "extensions": { "code": error.code(), "serviceName": error.service() },

@@ -7,7 +7,7 @@
 //! and the jump depends on every group that fetches them.
 
 use super::aliases::{avoid_conflicts, client_fields, ClientField};
-use super::tree::{build_tree, Group};
+use super::tree::{build_tree, split_subscription, Group};
 use super::{PathSegment, QueryPlan};
 use crate::operation::{
     merge_all, push_merged, FieldSelection, FragmentSelection, NormalizedOperation, Selection,
@@ -29,8 +29,6 @@ pub enum PlanError {
         from: String,
         to: String,
     },
-    #[error("subscriptions are not supported by this router")]
-    Subscription,
     #[error("unsupported: {0}")]
     Unsupported(String),
 }
@@ -40,7 +38,7 @@ impl PlanError {
     pub fn code(&self) -> &'static str {
         match self {
             PlanError::NoSource { .. } | PlanError::NoKey { .. } => "QUERY_PLANNING_FAILED",
-            PlanError::Subscription | PlanError::Unsupported(_) => "UNSUPPORTED_OPERATION",
+            PlanError::Unsupported(_) => "UNSUPPORTED_OPERATION",
         }
     }
 }
@@ -52,9 +50,6 @@ pub fn plan(
     operation: &NormalizedOperation,
     enabled_labels: &[String],
 ) -> Result<QueryPlan, PlanError> {
-    if operation.kind == OperationType::Subscription {
-        return Err(PlanError::Subscription);
-    }
     let mut planner = Planner {
         sg: supergraph,
         groups: Vec::new(),
@@ -64,7 +59,20 @@ pub fn plan(
     };
     let roots = planner.plan_root(operation)?;
     let root = build_tree(supergraph, operation, planner.groups, &roots);
-    Ok(QueryPlan { root })
+    if operation.kind != OperationType::Subscription {
+        return Ok(QueryPlan {
+            primary: None,
+            root,
+        });
+    }
+    // One root field (validation guarantees it), so one root fetch heads the tree.
+    let (primary, rest) = root.and_then(split_subscription).ok_or_else(|| {
+        PlanError::Unsupported("a subscription whose root field needs several fetches".into())
+    })?;
+    Ok(QueryPlan {
+        primary: Some(primary),
+        root: rest,
+    })
 }
 
 struct Planner<'a> {

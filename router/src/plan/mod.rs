@@ -14,9 +14,12 @@ use apollo_compiler::ast::OperationType;
 use apollo_compiler::Name;
 use std::fmt;
 
-/// A plan: `None` when the operation needs no subgraph (only `__typename` or introspection).
+/// A plan. `root` is `None` when the operation needs no subgraph (only `__typename` or
+/// introspection). A subscription has a `primary` fetch, the subscription sent to the
+/// subgraph owning its root field; `root` then completes each event it emits.
 #[derive(Debug, Clone)]
 pub struct QueryPlan {
+    pub primary: Option<FetchNode>,
     pub root: Option<PlanNode>,
 }
 
@@ -74,7 +77,19 @@ pub fn path_to_string(path: &[PathSegment]) -> String {
 impl fmt::Display for QueryPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "QueryPlan {{")?;
-        if let Some(root) = &self.root {
+        if let Some(primary) = &self.primary {
+            // Apollo's layout for subscription plans.
+            writeln!(f, "  Subscription {{")?;
+            writeln!(f, "    Primary: {{")?;
+            primary.write(f, 3)?;
+            writeln!(f, "    }},")?;
+            if let Some(rest) = &self.root {
+                writeln!(f, "    Rest: {{")?;
+                rest.write(f, 3)?;
+                writeln!(f, "    }},")?;
+            }
+            writeln!(f, "  }},")?;
+        } else if let Some(root) = &self.root {
             root.write(f, 1)?;
         }
         write!(f, "}}")

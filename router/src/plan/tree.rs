@@ -84,6 +84,21 @@ pub(super) fn build_tree(
     }
 }
 
+/// Splits a subscription's tree into the root fetch (the upstream subscription) and the
+/// rest, which completes each event.
+pub(super) fn split_subscription(root: PlanNode) -> Option<(FetchNode, Option<PlanNode>)> {
+    match root {
+        PlanNode::Fetch(fetch) => Some((fetch, None)),
+        PlanNode::Sequence(mut nodes) if matches!(nodes.first(), Some(PlanNode::Fetch(_))) => {
+            let PlanNode::Fetch(fetch) = nodes.remove(0) else {
+                return None;
+            };
+            Some((fetch, wrap(nodes, PlanNode::Sequence)))
+        }
+        _ => None,
+    }
+}
+
 /// Wraps `nodes` with `make` (Sequence or Parallel), inlining children of the same kind.
 fn wrap(nodes: Vec<PlanNode>, make: fn(Vec<PlanNode>) -> PlanNode) -> Option<PlanNode> {
     let sequence = matches!(make(Vec::new()), PlanNode::Sequence(_));
@@ -174,13 +189,14 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
     variable_usages(&group.selections, &mut usages);
     let kind = match (&group.representation, op.kind) {
         (None, OperationType::Mutation) => OperationType::Mutation,
+        (None, OperationType::Subscription) => OperationType::Subscription,
         _ => OperationType::Query,
     };
     let service_name = sg.subgraphs[group.graph].name.clone();
-    let mut text = String::from(if kind == OperationType::Mutation {
-        "mutation"
-    } else {
-        "query"
+    let mut text = String::from(match kind {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
     });
     if let Some(name) = &op.name {
         let service: String = service_name

@@ -118,10 +118,10 @@ pub fn router_app(sdl: &str, timeout: std::time::Duration) -> axum::Router {
 pub fn router_app_with(sdl: &str, settings: router::ExecutionSettings) -> axum::Router {
     let client = std::sync::Arc::new(router::execute::fetch::SubgraphClient::new());
     let state = router::RouterState::new(sdl, client, settings).expect("supergraph parses");
-    router::app(std::sync::Arc::new(router::AppState {
-        current: arc_swap::ArcSwap::from_pointee(state),
-        forward_headers: vec!["x-tenant".into()],
-    }))
+    router::app(std::sync::Arc::new(router::AppState::new(
+        state,
+        vec!["x-tenant".into()],
+    )))
 }
 
 /// POSTs a GraphQL request to `app`; returns status, content type and JSON body.

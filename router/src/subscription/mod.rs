@@ -1,0 +1,458 @@
+//! Federated subscriptions: the root field is subscribed at its owning subgraph over a
+//! WebSocket, and every event is completed by the rest of the plan (`_entities` fetches to
+//! other subgraphs) before it reaches clients.
+//!
+//! Identical subscriptions (same normalized operation, variables and forwarded headers, so
+//! the same caller) share one upstream subscription and one completion per event; each
+//! event is serialized once and fanned out. The upstream closes when its last subscriber
+//! leaves.
+
+pub mod upstream;
+
+use crate::execute::{execute_from, with_service, ExecutionContext, ExecutionOutput};
+use crate::pipeline::PreparedOperation;
+use crate::plan::FetchNode;
+use crate::response::shape;
+use crate::service::RouterState;
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use upstream::{open, websocket_url, Upstream, UpstreamError, UpstreamEvent, UpstreamRequest};
+
+/// Limits and timings of subscriptions.
+#[derive(Debug, Clone)]
+pub struct SubscriptionSettings {
+    /// Open subscriptions one WebSocket connection may hold.
+    pub max_per_connection: usize,
+    /// Largest client WebSocket message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Time a WebSocket client has to send `connection_init`.
+    pub init_timeout: Duration,
+    /// Interval of keep-alive messages, to clients and to subgraphs.
+    pub keepalive: Duration,
+    /// Events buffered per subscriber; a subscriber further behind gets an error.
+    pub buffer: usize,
+    /// Reconnection attempts after an upstream drops, with exponential backoff.
+    pub reconnect_attempts: u32,
+    pub reconnect_base: Duration,
+    pub reconnect_max: Duration,
+    /// Time to connect to a subgraph and get `connection_ack`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        SubscriptionSettings {
+            max_per_connection: 100,
+            max_message_bytes: 256 * 1024,
+            init_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(15),
+            buffer: 1024,
+            reconnect_attempts: 10,
+            reconnect_base: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What an upstream broadcasts to its subscribers.
+#[derive(Debug, Clone)]
+enum Delivery {
+    /// One execution result, serialized once for every subscriber.
+    Next(Arc<str>),
+    Complete,
+}
+
+/// Identity of an upstream subscription: what the client asked and who asked it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DedupKey {
+    operation: String,
+    operation_name: Option<String>,
+    variables: String,
+    headers: Vec<(String, String)>,
+}
+
+type Registry = Mutex<HashMap<DedupKey, (u64, Weak<Shared>)>>;
+
+/// The subscriptions of one router state.
+#[derive(Default)]
+pub struct SubscriptionHub {
+    upstreams: Arc<Registry>,
+    next_id: AtomicU64,
+    /// Upstream tasks running (connected or reconnecting).
+    running: Arc<AtomicUsize>,
+    /// Upstream connections opened, reconnections included.
+    connections: Arc<AtomicU64>,
+}
+
+/// Held by every subscriber of one upstream; the last one dropped stops it.
+struct Shared {
+    id: u64,
+    key: DedupKey,
+    sender: broadcast::Sender<Delivery>,
+    stop: CancellationToken,
+    registry: Weak<Registry>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(registry) = self.registry.upgrade() {
+            let mut map = registry.lock();
+            if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// One client's view of a subscription: execution results as JSON text, ending with the
+/// subscription.
+pub struct EventStream {
+    _shared: Arc<Shared>,
+    receiver: broadcast::Receiver<Delivery>,
+    done: bool,
+}
+
+impl EventStream {
+    /// The next result, or `None` once the subscription completed.
+    pub async fn next(&mut self) -> Option<Arc<str>> {
+        if self.done {
+            return None;
+        }
+        match self.receiver.recv().await {
+            Ok(Delivery::Next(payload)) => Some(payload),
+            Ok(Delivery::Complete) | Err(broadcast::error::RecvError::Closed) => {
+                self.done = true;
+                None
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                self.done = true;
+                let error = json!({ "data": null, "errors": [{
+                    "message": format!("the client fell {missed} events behind this subscription and was dropped from it"),
+                    "extensions": { "code": "SUBSCRIPTION_CLIENT_TOO_SLOW" },
+                }]});
+                Some(error.to_string().into())
+            }
+        }
+    }
+
+    /// As a `Stream`, for streaming HTTP bodies.
+    pub fn into_stream(self) -> impl futures::Stream<Item = Arc<str>> + Send {
+        futures::stream::unfold(self, |mut events| async move {
+            events.next().await.map(|payload| (payload, events))
+        })
+    }
+}
+
+impl SubscriptionHub {
+    /// Upstream subscriptions currently running.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Upstream WebSocket connections opened so far (reconnections included).
+    pub fn connections_opened(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Joins the identical running subscription or starts one; `None` when `prepared` is
+    /// not a subscription (its plan has no primary fetch).
+    pub fn subscribe(
+        &self,
+        state: Arc<RouterState>,
+        prepared: Arc<PreparedOperation>,
+        variables: Map<String, Value>,
+        headers: Vec<(String, String)>,
+    ) -> Option<EventStream> {
+        let primary = prepared.plan.primary.clone()?;
+        let key = DedupKey {
+            operation: prepared.document.normalized.clone(),
+            operation_name: prepared.operation.name.as_ref().map(|n| n.to_string()),
+            variables: Value::Object(variables.clone()).to_string(),
+            headers: headers.clone(),
+        };
+        let mut map = self.upstreams.lock();
+        if let Some(shared) = map.get(&key).and_then(|(_, weak)| weak.upgrade()) {
+            let receiver = shared.sender.subscribe();
+            return Some(EventStream {
+                _shared: shared,
+                receiver,
+                done: false,
+            });
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = broadcast::channel(state.settings.subscriptions.buffer.max(1));
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            id,
+            key: key.clone(),
+            sender: sender.clone(),
+            stop: stop.clone(),
+            registry: Arc::downgrade(&self.upstreams),
+        });
+        map.insert(key.clone(), (id, Arc::downgrade(&shared)));
+        drop(map);
+        let task = UpstreamTask {
+            state,
+            primary,
+            prepared,
+            variables,
+            headers,
+            sender,
+            stop,
+            key,
+            id,
+            registry: Arc::downgrade(&self.upstreams),
+            connections: self.connections.clone(),
+        };
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = self.running.clone();
+        tokio::spawn(async move {
+            let _running = RunningGuard(running);
+            task.run().await;
+        });
+        Some(EventStream {
+            _shared: shared,
+            receiver,
+            done: false,
+        })
+    }
+}
+
+struct RunningGuard(Arc<AtomicUsize>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct UpstreamTask {
+    state: Arc<RouterState>,
+    primary: FetchNode,
+    prepared: Arc<PreparedOperation>,
+    variables: Map<String, Value>,
+    headers: Vec<(String, String)>,
+    sender: broadcast::Sender<Delivery>,
+    stop: CancellationToken,
+    key: DedupKey,
+    id: u64,
+    registry: Weak<Registry>,
+    connections: Arc<AtomicU64>,
+}
+
+impl UpstreamTask {
+    async fn run(self) {
+        let primary = &self.primary;
+        let subgraph = &self.state.supergraph.subgraphs[primary.graph];
+        let variables: Map<String, Value> = primary
+            .variable_usages
+            .iter()
+            .filter_map(|name| {
+                let value = self.variables.get(name.as_str())?;
+                Some((name.to_string(), value.clone()))
+            })
+            .collect();
+        let settings = &self.state.settings.subscriptions;
+        let request = UpstreamRequest {
+            service: subgraph.name.clone(),
+            url: websocket_url(&subgraph.url),
+            payload: json!({ "query": primary.operation, "variables": variables }),
+            headers: self.headers.clone(),
+            connect_timeout: settings.connect_timeout,
+            keepalive: settings.keepalive,
+        };
+        let first = tokio::select! {
+            _ = self.stop.cancelled() => return,
+            first = open(&request) => first,
+        };
+        let mut connection = match first {
+            Ok(connection) => connection,
+            Err(error) => {
+                self.finish(vec![upstream_error(&error)]);
+                return;
+            }
+        };
+        self.connections.fetch_add(1, Ordering::SeqCst);
+        loop {
+            let event = tokio::select! {
+                _ = self.stop.cancelled() => {
+                    connection.close().await;
+                    return;
+                }
+                event = connection.next() => event,
+            };
+            match event {
+                UpstreamEvent::Next(payload) => {
+                    let result = self.complete(payload, &subgraph.name).await;
+                    // No receiver means every subscriber just left; `stop` follows.
+                    let _ = self.sender.send(Delivery::Next(result.into()));
+                }
+                UpstreamEvent::Errors(errors) => {
+                    let errors = errors
+                        .into_iter()
+                        .map(|e| with_service(e, &subgraph.name, None))
+                        .collect();
+                    self.finish(errors);
+                    return;
+                }
+                UpstreamEvent::Complete => {
+                    self.unregister();
+                    let _ = self.sender.send(Delivery::Complete);
+                    return;
+                }
+                UpstreamEvent::Dropped(error) if !error.retryable() => {
+                    self.finish(vec![upstream_error(&error)]);
+                    return;
+                }
+                UpstreamEvent::Dropped(error) => {
+                    tracing::warn!(%error, "upstream subscription dropped; reconnecting");
+                    match self.reconnect(&request).await {
+                        Reconnect::Connected(next) => {
+                            connection = *next;
+                            self.connections.fetch_add(1, Ordering::SeqCst);
+                            // Events published while disconnected are lost: say so.
+                            let notice = json!({ "data": null, "errors": [{
+                                "message": format!("the subscription to '{}' was interrupted and resumed; events may have been missed", subgraph.name),
+                                "extensions": { "code": "SUBSCRIPTION_RESUMED", "serviceName": subgraph.name },
+                            }]});
+                            let _ = self.sender.send(Delivery::Next(notice.to_string().into()));
+                        }
+                        Reconnect::Failed(error) => {
+                            self.finish(vec![upstream_error(&error)]);
+                            return;
+                        }
+                        Reconnect::Stopped => return,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn reconnect(&self, request: &UpstreamRequest) -> Reconnect {
+        let settings = &self.state.settings.subscriptions;
+        let mut delay = settings.reconnect_base;
+        let mut last = None;
+        for _ in 0..settings.reconnect_attempts {
+            tokio::select! {
+                _ = self.stop.cancelled() => return Reconnect::Stopped,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(settings.reconnect_max);
+            let attempt = tokio::select! {
+                _ = self.stop.cancelled() => return Reconnect::Stopped,
+                attempt = open(request) => attempt,
+            };
+            match attempt {
+                Ok(connection) => return Reconnect::Connected(Box::new(connection)),
+                Err(error) if !error.retryable() => return Reconnect::Failed(error),
+                Err(error) => last = Some(error),
+            }
+        }
+        Reconnect::Failed(last.unwrap_or_else(|| UpstreamError::Unreachable {
+            service: request.service.clone(),
+            message: "no reconnection attempts configured".into(),
+        }))
+    }
+
+    /// Runs the rest of the plan on one event and shapes it for clients.
+    async fn complete(&self, mut payload: Map<String, Value>, service: &str) -> String {
+        let errors = match payload.remove("errors") {
+            Some(Value::Array(errors)) => errors
+                .into_iter()
+                .map(|e| with_service(e, service, None))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let data = payload.remove("data").unwrap_or(Value::Null);
+        let data_was_null = data.is_null();
+        let start = ExecutionOutput {
+            data: if data_was_null {
+                Value::Object(Map::new())
+            } else {
+                data
+            },
+            errors,
+        };
+        let ctx = ExecutionContext {
+            supergraph: &self.state.supergraph,
+            client: &self.state.client,
+            variables: &self.variables,
+            headers: self.headers.clone(),
+            default_timeout: self.state.settings.subgraph_timeout,
+            timeouts: &self.state.settings.subgraph_timeouts,
+        };
+        let output = if data_was_null {
+            start
+        } else {
+            execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await
+        };
+        let mut errors = output.errors;
+        let data = if data_was_null {
+            Value::Null
+        } else {
+            shape(
+                &self.state.supergraph,
+                &self.prepared.operation,
+                output.data,
+                None,
+                &mut errors,
+            )
+        };
+        let mut body = Map::new();
+        body.insert("data".into(), data);
+        if !errors.is_empty() {
+            body.insert("errors".into(), Value::Array(errors));
+        }
+        Value::Object(body).to_string()
+    }
+
+    /// Ends the subscription for every subscriber with `errors`.
+    fn finish(&self, errors: Vec<Value>) {
+        self.unregister();
+        let payload = json!({ "data": null, "errors": errors });
+        let _ = self.sender.send(Delivery::Next(payload.to_string().into()));
+        let _ = self.sender.send(Delivery::Complete);
+    }
+
+    /// Leaves the registry before the terminal message is sent, so that a client joining
+    /// later starts a fresh upstream instead of waiting on a finished one.
+    fn unregister(&self) {
+        if let Some(registry) = self.registry.upgrade() {
+            let mut map = registry.lock();
+            if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+enum Reconnect {
+    Connected(Box<Upstream>),
+    Failed(UpstreamError),
+    Stopped,
+}
+
+fn upstream_error(error: &UpstreamError) -> Value {
+    let code = if error.retryable() {
+        "SUBSCRIPTION_UPSTREAM_UNAVAILABLE"
+    } else {
+        "SUBSCRIPTION_UPSTREAM_REFUSED"
+    };
+    let service = match error {
+        UpstreamError::Unreachable { service, .. } | UpstreamError::Refused { service, .. } => {
+            service
+        }
+    };
+    json!({
+        "message": error.to_string(),
+        "extensions": { "code": code, "serviceName": service },
+    })
+}
