@@ -232,8 +232,17 @@ impl Platform {
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
         let token = shutdown.clone();
         let router_listener = listeners.router;
+        let (jwt_issuer, jwt_audience) = (config.jwt_issuer.clone(), config.jwt_audience.clone());
         tasks.spawn(async move {
-            router::serve(router::Config::new(path), router_listener, token)
+            let mut router_config = router::Config::new(path);
+            // Tokens are checked once at the edge too, so a bad one never reaches a subgraph
+            // and a WebSocket with one is refused before `connection_ack`.
+            router_config.jwt = Some(router::JwtConfig {
+                jwks_url,
+                issuer: jwt_issuer,
+                audience: jwt_audience,
+            });
+            router::serve(router_config, router_listener, token)
                 .await
                 .map_err(|e| format!("router: {e}"))
         });

@@ -90,8 +90,9 @@ async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
     let (_ada_id, ada) = stack.sign_up("Ada").await;
     let (bob_id, bob) = stack.sign_up("Bob").await;
     let bob_token = bob.token.clone().expect("token");
+    // Subscribed through the router, like every client.
     let mut live = Subscription::start(
-        &stack.platform.urls.notifications,
+        &stack.platform.urls.router,
         &bob_token,
         "subscription { notificationAdded { kind text } }",
     )

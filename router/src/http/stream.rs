@@ -21,7 +21,9 @@ pub(super) enum StreamMedia {
 }
 
 const MULTIPART_CONTENT_TYPE: &str = r#"multipart/mixed;boundary="graphql";subscriptionSpec="1.0""#;
-const MULTIPART_PART: &str = "\r\n--graphql\r\ncontent-type: application/json\r\n\r\n";
+/// Every part ends with the boundary, so a client can process it as soon as it arrives.
+const MULTIPART_OPEN: &str = "\r\n--graphql\r\n";
+const MULTIPART_HEADERS: &str = "content-type: application/json\r\n\r\n";
 
 enum Item {
     Result(Arc<str>),
@@ -46,13 +48,16 @@ impl StreamMedia {
             (StreamMedia::EventStream, Item::End) => {
                 Bytes::from_static(b"event: complete\ndata:\n\n")
             }
-            (StreamMedia::Multipart, Item::Result(payload)) => {
-                Bytes::from(format!("{MULTIPART_PART}{{\"payload\":{payload}}}"))
-            }
+            (StreamMedia::Multipart, Item::Result(payload)) => Bytes::from(format!(
+                "{MULTIPART_HEADERS}{{\"payload\":{payload}}}\r\n--graphql\r\n"
+            )),
             (StreamMedia::Multipart, Item::KeepAlive) => {
-                Bytes::from(format!("{MULTIPART_PART}{{}}"))
+                Bytes::from(format!("{MULTIPART_HEADERS}{{}}\r\n--graphql\r\n"))
             }
-            (StreamMedia::Multipart, Item::End) => Bytes::from_static(b"\r\n--graphql--\r\n"),
+            // A last heartbeat part carries the closing delimiter.
+            (StreamMedia::Multipart, Item::End) => {
+                Bytes::from(format!("{MULTIPART_HEADERS}{{}}\r\n--graphql--\r\n"))
+            }
         }
     }
 }
@@ -97,7 +102,13 @@ fn keepalives(every: Duration) -> impl Stream<Item = ()> + Send {
 }
 
 fn respond(media: StreamMedia, items: impl Stream<Item = Item> + Send + 'static) -> Response {
-    let body = items.map(move |item| Ok::<_, Infallible>(media.encode(item)));
+    let open = match media {
+        StreamMedia::Multipart => Some(Bytes::from_static(MULTIPART_OPEN.as_bytes())),
+        StreamMedia::EventStream => None,
+    };
+    let body = stream::iter(open)
+        .chain(items.map(move |item| media.encode(item)))
+        .map(Ok::<_, Infallible>);
     let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -281,6 +281,7 @@ impl UpstreamTask {
             }
         };
         self.connections.fetch_add(1, Ordering::SeqCst);
+        let mut first = true;
         loop {
             let event = tokio::select! {
                 _ = self.stop.cancelled() => {
@@ -290,7 +291,24 @@ impl UpstreamTask {
                 event = connection.next() => event,
             };
             match event {
+                // An error result with no data as the first message is how graphql-js based
+                // servers and async-graphql report a refused subscription (an error from the
+                // subscribe resolver): end it for everyone, including clients joining now.
+                UpstreamEvent::Next(mut payload) if first && is_refusal(&payload) => {
+                    let errors = match payload.remove("errors") {
+                        Some(Value::Array(errors)) => errors,
+                        _ => Vec::new(),
+                    };
+                    let errors = errors
+                        .into_iter()
+                        .map(|e| with_service(e, &subgraph.name, None))
+                        .collect();
+                    self.finish(errors);
+                    connection.close().await;
+                    return;
+                }
                 UpstreamEvent::Next(payload) => {
+                    first = false;
                     let result = self.complete(payload, &subgraph.name).await;
                     // No receiver means every subscriber just left; `stop` follows.
                     let _ = self.sender.send(Delivery::Next(result.into()));
@@ -438,6 +456,14 @@ enum Reconnect {
     Connected(Box<Upstream>),
     Failed(UpstreamError),
     Stopped,
+}
+
+fn is_refusal(payload: &Map<String, Value>) -> bool {
+    payload.get("data").is_none_or(Value::is_null)
+        && payload
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|e| !e.is_empty())
 }
 
 fn upstream_error(error: &UpstreamError) -> Value {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -58,6 +59,9 @@ pub struct Metrics {
     pub redis_calls: Histograms<CallLabels>,
     pub cache: Family<CacheLabels, Counter>,
     pub events: Family<EventLabels, Counter>,
+    /// GraphQL WebSocket connections open now, and opened since start.
+    pub websocket_connections: Gauge,
+    pub websocket_connections_opened: Counter,
 }
 
 impl Metrics {
@@ -113,6 +117,18 @@ impl Metrics {
             "Domain events by stream and outcome (published, handled, failed, redelivered)",
             events.clone(),
         );
+        let websocket_connections = Gauge::default();
+        let websocket_connections_opened = Counter::default();
+        registry.register(
+            "websocket_connections",
+            "GraphQL WebSocket connections open now",
+            websocket_connections.clone(),
+        );
+        registry.register(
+            "websocket_connections_opened",
+            "GraphQL WebSocket connections opened since start",
+            websocket_connections_opened.clone(),
+        );
         Arc::new(Self {
             registry,
             requests,
@@ -122,6 +138,8 @@ impl Metrics {
             redis_calls,
             cache,
             events,
+            websocket_connections,
+            websocket_connections_opened,
         })
     }
 

@@ -274,6 +274,10 @@ where
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
+            let metrics = state.ctx.metrics.clone();
+            metrics.websocket_connections_opened.inc();
+            metrics.websocket_connections.inc();
+            let _open = OpenConnection(metrics);
             let shutdown = state.ctx.shutdown.clone();
             // Shutdown ends open subscriptions instead of waiting for clients to leave.
             tokio::select! {
@@ -281,6 +285,15 @@ where
                 _ = shutdown.cancelled() => {}
             }
         })
+}
+
+/// Counts a WebSocket connection as open until the session ends, however it ends.
+struct OpenConnection(Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.websocket_connections.dec();
+    }
 }
 
 /// Reads `connection_init` itself so that an unauthorised init gets the protocol's close code
