@@ -7,14 +7,17 @@
 //! and the jump depends on every group that fetches them.
 
 use super::aliases::{avoid_conflicts, client_fields, ClientField};
+mod context;
+
 use super::tree::{build_tree, Group};
-use super::{PathSegment, QueryPlan};
+use super::{ContextRewrite, PathSegment, QueryPlan};
 use crate::operation::{
     merge_all, push_merged, FieldSelection, FragmentSelection, NormalizedOperation, Selection,
 };
 use crate::supergraph::{GraphId, Key, Supergraph};
 use apollo_compiler::ast::{OperationType, Type};
 use apollo_compiler::Name;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Why an operation cannot be planned.
@@ -61,6 +64,7 @@ pub fn plan(
         touched: Vec::new(),
         depth: 0,
         labels: enabled_labels,
+        context_fields: 0,
     };
     let roots = planner.plan_root(operation)?;
     let root = build_tree(supergraph, operation, planner.groups, &roots);
@@ -76,6 +80,8 @@ struct Planner<'a> {
     depth: usize,
     /// Enabled progressive `@override` labels.
     labels: &'a [String],
+    /// Fields given `@fromContext` arguments so far; numbers their variables.
+    context_fields: usize,
 }
 
 const MAX_JUMP_DEPTH: usize = 16;
@@ -90,6 +96,18 @@ struct Ctx<'p> {
     entity_root: bool,
     /// The client's fields at this level, which planner-added fields must not collide with.
     client: Rc<[ClientField]>,
+    /// The enclosing level, innermost first: where `@fromContext` looks for its context.
+    level: Option<Rc<Level<'p>>>,
+}
+
+/// A selection set being planned. Levels chain outward to the root while their
+/// `plan_level` call is running, so a `@fromContext` field can add the fields its context
+/// reads to the ancestor that sets the context.
+struct Level<'p> {
+    ty: Name,
+    ctx: Ctx<'p>,
+    /// Context fields descendants need here; merged into the level's output when it is done.
+    additions: RefCell<Vec<Selection>>,
 }
 
 /// How the current subgraph can resolve a field.
@@ -138,6 +156,7 @@ impl<'a> Planner<'a> {
                 provides: None,
                 entity_root: false,
                 client: client.clone(),
+                level: None,
             };
             let out = self.plan_level(&ctx, &op.root_type, std::slice::from_ref(selection))?;
             merge_all(&mut self.groups[group].selections, out);
@@ -209,6 +228,15 @@ impl<'a> Planner<'a> {
         parent: &Name,
         sels: &[Selection],
     ) -> Result<Vec<Selection>, PlanError> {
+        let level = Rc::new(Level {
+            ty: parent.clone(),
+            ctx: ctx.clone(),
+            additions: RefCell::default(),
+        });
+        let ctx = &Ctx {
+            level: Some(level.clone()),
+            ..ctx.clone()
+        };
         let mut out = Vec::new();
         if self.sg.is_abstract(parent) {
             push_merged(&mut out, Selection::Field(FieldSelection::typename()));
@@ -222,6 +250,7 @@ impl<'a> Planner<'a> {
                 Selection::Fragment(fr) => self.plan_fragment(ctx, parent, fr, &mut out)?,
             }
         }
+        merge_all(&mut out, level.additions.take());
         Ok(out)
     }
 
@@ -295,7 +324,6 @@ impl<'a> Planner<'a> {
         field: &FieldSelection,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        self.reject_context_arguments(parent, field)?;
         let local = self.local(ctx, parent, &field.name);
         if matches!(local, Local::No) {
             let route = self
@@ -309,6 +337,16 @@ impl<'a> Planner<'a> {
                     .flatten()
                     .and_then(|s| s.requires.as_deref());
                 return self.jump(ctx, &interface, field, target, requires, out);
+            }
+        }
+        if self.sg.is_abstract(parent) {
+            let graph = self.graph(ctx);
+            if !self.context_arguments(parent, field, graph).is_empty() {
+                return Err(PlanError::Unsupported(format!(
+                    "{parent}.{} takes @fromContext arguments on an abstract type; only object \
+                     types' fields can receive them",
+                    field.name
+                )));
             }
         }
         if self.sg.is_abstract(parent) && !matches!(local, Local::Yes { .. }) {
@@ -326,7 +364,17 @@ impl<'a> Planner<'a> {
             }
             return Ok(());
         }
+        let here = self.graph(ctx);
         match local {
+            Local::Yes { .. } | Local::Requires(_)
+                if !self.context_arguments(parent, field, here).is_empty() =>
+            {
+                let requires = match local {
+                    Local::Requires(requires) => Some(requires),
+                    _ => None,
+                };
+                self.plan_with_context(ctx, parent, field, here, requires, out)
+            }
             Local::Yes { provides } => self.plan_local(ctx, field, provides, out),
             Local::Requires(requires) => {
                 self.jump(ctx, parent, field, self.graph(ctx), Some(requires), out)
@@ -342,34 +390,23 @@ impl<'a> Planner<'a> {
                     .field_source_with(parent, &field.name, target, self.labels)
                     .flatten()
                     .and_then(|s| s.requires.as_deref());
+                if !self.context_arguments(parent, field, target).is_empty() {
+                    return self.plan_with_context(ctx, parent, field, target, requires, out);
+                }
                 self.jump(ctx, parent, field, target, requires, out)
             }
         }
     }
 
-    /// `@fromContext` arguments are not planned yet: refuse instead of calling the subgraph
-    /// without them.
-    fn reject_context_arguments(
-        &self,
-        parent: &Name,
-        field: &FieldSelection,
-    ) -> Result<(), PlanError> {
-        let info = self
-            .sg
-            .types
-            .get(parent)
-            .and_then(|t| t.fields.get(&field.name));
-        if info.is_some_and(|f| {
-            f.sources
-                .iter()
-                .any(|s| s.uses_context && s.active(self.labels))
-        }) {
-            return Err(PlanError::Unsupported(format!(
-                "{parent}.{} takes @fromContext arguments, which this router does not plan yet",
-                field.name
-            )));
+    /// `group` and the groups it transitively comes from (each ran before it).
+    fn ancestors(&self, group: usize) -> Vec<usize> {
+        let mut chain = vec![group];
+        let mut current = group;
+        while let Some(parent) = self.groups[current].parent {
+            chain.push(parent);
+            current = parent;
         }
-        Ok(())
+        chain
     }
 
     fn child_groups<'c>(&'c self, ctx: &'c Ctx<'_>) -> impl Iterator<Item = usize> + 'c {
@@ -411,6 +448,7 @@ impl<'a> Planner<'a> {
             provides,
             entity_root: false,
             client: client_fields(&field.selections),
+            level: ctx.level.clone(),
         };
         let selections = self.plan_level(&child, field.ty.inner_named_type(), &field.selections)?;
         push_merged(
@@ -431,6 +469,23 @@ impl<'a> Planner<'a> {
         field: &FieldSelection,
         target: GraphId,
         requires: Option<&'a [Selection]>,
+        out: &mut Vec<Selection>,
+    ) -> Result<(), PlanError> {
+        self.jump_with(ctx, parent, field, target, requires, None, out)
+    }
+
+    /// [`Planner::jump`], for a field carrying `@fromContext` arguments when `context` is
+    /// given: the fetch gets its own group, which also waits for the groups (`deps`) that
+    /// fetch the context values.
+    #[allow(clippy::too_many_arguments)]
+    fn jump_with(
+        &mut self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        field: &FieldSelection,
+        target: GraphId,
+        requires: Option<&'a [Selection]>,
+        context: Option<(Vec<ContextRewrite>, Vec<usize>)>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
         let key = self.pick_key(ctx, parent, field, target)?;
@@ -454,6 +509,13 @@ impl<'a> Planner<'a> {
         self.depth -= 1;
         let mut deps = vec![ctx.group];
         deps.extend_from_slice(&self.touched[mark..]);
+        let (rewrites, context_deps) = context.unwrap_or_default();
+        for dep in context_deps {
+            // A group the parent already waits for (an ancestor) adds no ordering.
+            if !self.ancestors(ctx.group).contains(&dep) && !deps.contains(&dep) {
+                deps.push(dep);
+            }
+        }
         let representation = Selection::Fragment(FragmentSelection {
             type_condition: parent.clone(),
             selections: representation,
@@ -461,13 +523,14 @@ impl<'a> Planner<'a> {
         // Only a fetch that needs data from groups other than its parent must wait; one whose
         // keys and required fields all come from the parent joins the parent's plain group.
         let waits = deps.iter().any(|&d| d != ctx.group);
-        let group = self.entity_group(ctx, target, waits, representation, deps);
+        let group = self.entity_group(ctx, target, waits, representation, deps, rewrites);
         let entity_ctx = Ctx {
             group,
             path: ctx.path.clone(),
             provides: None,
             entity_root: true,
             client: ctx.client.clone(),
+            level: ctx.level.clone(),
         };
         let sub = self.plan_level(&entity_ctx, parent, &[Selection::Field(field.clone())])?;
         let fragment = Selection::Fragment(FragmentSelection {
@@ -486,13 +549,17 @@ impl<'a> Planner<'a> {
         for_requires: bool,
         representation: Selection,
         deps: Vec<usize>,
+        context: Vec<ContextRewrite>,
     ) -> usize {
+        // Fields taking context arguments get groups of their own: their requests are split
+        // by context values, which other fields need not pay for.
         let existing = (0..self.groups.len()).find(|&g| {
             let group = &self.groups[g];
             group.graph == target
                 && group.parent == Some(ctx.group)
                 && group.path == ctx.path
                 && group.for_requires == for_requires
+                && group.context.is_empty() == context.is_empty()
         });
         let index = existing.unwrap_or_else(|| {
             let mut group = Group::new(
@@ -507,6 +574,7 @@ impl<'a> Planner<'a> {
             self.groups.len() - 1
         });
         let group = &mut self.groups[index];
+        group.context.extend(context);
         push_merged(
             group.representation.get_or_insert_with(Vec::new),
             representation,
