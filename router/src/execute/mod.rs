@@ -162,9 +162,16 @@ async fn entity_fetch(
     };
     let mut data = state.data.lock();
     for (mut entity, positions) in entities.into_iter().zip(&reps.positions) {
-        // The runtime type is already known; an @interfaceObject answers with the interface.
+        // An @interfaceObject answers with the interface's name, which must not replace the
+        // runtime type; an object type's name is the real type (found through the interface).
         if let Value::Object(fields) = &mut entity {
-            fields.remove("__typename");
+            let names_object = fields
+                .get("__typename")
+                .and_then(Value::as_str)
+                .is_some_and(|t| ctx.supergraph.api_schema.get_object(t).is_some());
+            if !names_object {
+                fields.remove("__typename");
+            }
         }
         let Some((last, others)) = positions.split_last() else {
             continue;

@@ -8,6 +8,7 @@
 
 use super::aliases::{avoid_conflicts, client_fields, ClientField};
 mod context;
+mod interface_object;
 
 use super::tree::{build_tree, Group};
 use super::{ContextRewrite, PathSegment, QueryPlan};
@@ -430,26 +431,9 @@ impl<'a> Planner<'a> {
         let child_type = field.ty.inner_named_type();
         let as_object = self.sg.type_in_graph(child_type, self.graph(ctx));
         if self.sg.is_abstract(child_type) && as_object.is_some_and(|t| t.is_interface_object) {
-            return Err(PlanError::Unsupported(format!(
-                "field `{}` returns {child_type} from an @interfaceObject subgraph; finding the \
-                 concrete type is not planned yet",
-                field.name
-            )));
+            return self.plan_interface_object(ctx, field, provides, out);
         }
-        let mut path = ctx.path.clone();
-        path.push(PathSegment::Key(field.response_key().clone()));
-        path.extend(std::iter::repeat_n(
-            PathSegment::List,
-            list_depth(&field.ty),
-        ));
-        let child = Ctx {
-            group: ctx.group,
-            path,
-            provides,
-            entity_root: false,
-            client: client_fields(&field.selections),
-            level: ctx.level.clone(),
-        };
+        let child = child_ctx(ctx, field, provides);
         let selections = self.plan_level(&child, field.ty.inner_named_type(), &field.selections)?;
         push_merged(
             out,
@@ -471,28 +455,29 @@ impl<'a> Planner<'a> {
         requires: Option<&'a [Selection]>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        self.jump_with(ctx, parent, field, target, requires, None, out)
+        let what = [Selection::Field(field.clone())];
+        self.jump_with(ctx, parent, &what, &field.name, target, requires, None, out)
     }
 
-    /// [`Planner::jump`], for a field carrying `@fromContext` arguments when `context` is
-    /// given: the fetch gets its own group, which also waits for the groups (`deps`) that
-    /// fetch the context values.
+    /// [`Planner::jump`] for any selections of `parent` (`name` names them in errors). With
+    /// `context`, for a field carrying `@fromContext` arguments: the fetch gets its own
+    /// group, which also waits for the groups (`deps`) that fetch the context values.
     #[allow(clippy::too_many_arguments)]
     fn jump_with(
         &mut self,
         ctx: &Ctx<'a>,
         parent: &Name,
-        field: &FieldSelection,
+        what: &[Selection],
+        name: &Name,
         target: GraphId,
         requires: Option<&'a [Selection]>,
         context: Option<(Vec<ContextRewrite>, Vec<usize>)>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        let key = self.pick_key(ctx, parent, field, target)?;
+        let key = self.pick_key(ctx, parent, name, target)?;
         if self.depth > MAX_JUMP_DEPTH {
             return Err(PlanError::Unsupported(format!(
-                "key chain for {parent}.{} is too deep",
-                field.name
+                "key chain for {parent}.{name} is too deep"
             )));
         }
         self.depth += 1;
@@ -532,7 +517,7 @@ impl<'a> Planner<'a> {
             client: ctx.client.clone(),
             level: ctx.level.clone(),
         };
-        let sub = self.plan_level(&entity_ctx, parent, &[Selection::Field(field.clone())])?;
+        let sub = self.plan_level(&entity_ctx, parent, what)?;
         let fragment = Selection::Fragment(FragmentSelection {
             type_condition: parent.clone(),
             selections: sub,
@@ -594,7 +579,7 @@ impl<'a> Planner<'a> {
         &self,
         ctx: &Ctx<'a>,
         parent: &Name,
-        field: &FieldSelection,
+        name: &Name,
         target: GraphId,
     ) -> Result<&'a Key, PlanError> {
         let sg: &'a Supergraph = self.sg;
@@ -611,7 +596,7 @@ impl<'a> Planner<'a> {
         }
         resolvable.next().ok_or_else(|| PlanError::NoKey {
             type_name: parent.clone(),
-            field: field.name.clone(),
+            field: name.clone(),
             from: sg.subgraphs[self.graph(ctx)].name.clone(),
             to: sg.subgraphs[target].name.clone(),
         })
@@ -635,6 +620,28 @@ impl<'a> Planner<'a> {
                 self.resolvable_here(ctx, &fr.type_condition, &fr.selections)
             }
         })
+    }
+}
+
+/// The context for the selections of `field`, resolved in the current group.
+fn child_ctx<'p>(
+    ctx: &Ctx<'p>,
+    field: &FieldSelection,
+    provides: Option<&'p [Selection]>,
+) -> Ctx<'p> {
+    let mut path = ctx.path.clone();
+    path.push(PathSegment::Key(field.response_key().clone()));
+    path.extend(std::iter::repeat_n(
+        PathSegment::List,
+        list_depth(&field.ty),
+    ));
+    Ctx {
+        group: ctx.group,
+        path,
+        provides,
+        entity_root: false,
+        client: client_fields(&field.selections),
+        level: ctx.level.clone(),
     }
 }
 

@@ -88,12 +88,21 @@ impl<'a> Planner<'a> {
             });
         }
         deps.extend_from_slice(&self.touched[mark..]);
-        let field = FieldSelection {
+        let what = [Selection::Field(FieldSelection {
             arguments,
             ..field.clone()
-        };
+        })];
         let context = Some((rewrites, deps));
-        self.jump_with(ctx, parent, &field, target, requires, context, out)
+        self.jump_with(
+            ctx,
+            parent,
+            &what,
+            &field.name,
+            target,
+            requires,
+            context,
+            out,
+        )
     }
 
     /// Finds the ancestor setting `argument`'s context and adds the fields it reads to that
