@@ -9,13 +9,14 @@
 use super::aliases::{avoid_conflicts, client_fields, ClientField};
 mod context;
 mod interface_object;
+mod keys;
 
 use super::tree::{build_tree, Group};
 use super::{ContextRewrite, PathSegment, QueryPlan};
 use crate::operation::{
     merge_all, push_merged, FieldSelection, FragmentSelection, NormalizedOperation, Selection,
 };
-use crate::supergraph::{GraphId, Key, Supergraph};
+use crate::supergraph::{GraphId, Supergraph};
 use apollo_compiler::ast::{OperationType, Type};
 use apollo_compiler::Name;
 use std::cell::RefCell;
@@ -570,56 +571,6 @@ impl<'a> Planner<'a> {
             }
         }
         index
-    }
-
-    /// A resolvable key of `parent` in `target`, preferably one whose fields the current
-    /// subgraph resolves; otherwise the first one, whose fields another subgraph must
-    /// provide first.
-    fn pick_key(
-        &self,
-        ctx: &Ctx<'a>,
-        parent: &Name,
-        name: &Name,
-        target: GraphId,
-    ) -> Result<&'a Key, PlanError> {
-        let sg: &'a Supergraph = self.sg;
-        let keys = sg
-            .type_in_graph(parent, target)
-            .map(|t| t.keys.as_slice())
-            .unwrap_or_default();
-        let mut resolvable = keys.iter().filter(|k| k.resolvable);
-        if let Some(key) = resolvable
-            .clone()
-            .find(|k| self.resolvable_here(ctx, parent, &k.selections))
-        {
-            return Ok(key);
-        }
-        resolvable.next().ok_or_else(|| PlanError::NoKey {
-            type_name: parent.clone(),
-            field: name.clone(),
-            from: sg.subgraphs[self.graph(ctx)].name.clone(),
-            to: sg.subgraphs[target].name.clone(),
-        })
-    }
-
-    fn resolvable_here(&self, ctx: &Ctx<'a>, parent: &Name, sels: &[Selection]) -> bool {
-        sels.iter().all(|s| match s {
-            Selection::Field(f) if f.name == "__typename" => true,
-            Selection::Field(f) => match self.local(ctx, parent, &f.name) {
-                Local::Yes { provides } => {
-                    let child = Ctx {
-                        provides,
-                        entity_root: false,
-                        ..ctx.clone()
-                    };
-                    self.resolvable_here(&child, f.ty.inner_named_type(), &f.selections)
-                }
-                _ => false,
-            },
-            Selection::Fragment(fr) => {
-                self.resolvable_here(ctx, &fr.type_condition, &fr.selections)
-            }
-        })
     }
 }
 
