@@ -2,6 +2,7 @@
 //! subgraphs, at start and (with polling on) whenever a subgraph's SDL changes. A composition
 //! error keeps the last good supergraph and is reported; it never stops the router.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +28,15 @@ pub struct ServeConfig {
     /// Request headers forwarded to subgraphs besides `Authorization`.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// Progressive `@override` labels enabled for every request.
+    #[serde(default)]
+    pub override_labels: Vec<String>,
+    /// Default subgraph timeout (`"30s"`, `"500ms"`).
+    #[serde(default, deserialize_with = "crate::flags::de_duration")]
+    pub subgraph_timeout: Option<Duration>,
+    /// Per-subgraph timeouts: `[subgraph_timeouts]` with `inventory = "500ms"`.
+    #[serde(default, deserialize_with = "crate::flags::de_durations")]
+    pub subgraph_timeouts: HashMap<String, Duration>,
     pub subgraphs: Vec<SubgraphSource>,
 }
 
@@ -53,6 +63,17 @@ impl ServeConfig {
             return Err(format!("{}: no subgraphs listed", path.display()));
         }
         Ok(config)
+    }
+
+    /// The execution settings the file asks for, over the defaults.
+    pub fn execution(&self) -> ExecutionSettings {
+        let defaults = ExecutionSettings::default();
+        ExecutionSettings {
+            subgraph_timeout: self.subgraph_timeout.unwrap_or(defaults.subgraph_timeout),
+            subgraph_timeouts: self.subgraph_timeouts.clone(),
+            override_labels: self.override_labels.clone(),
+            ..defaults
+        }
     }
 }
 

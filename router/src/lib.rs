@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compose;
 pub mod composed;
 pub mod execute;
+pub mod flags;
 pub mod http;
 pub mod operation;
 pub mod pipeline;

@@ -38,9 +38,28 @@ enum Command {
             value_delimiter = ','
         )]
         forward_headers: Vec<String>,
-        /// Default subgraph timeout in milliseconds.
-        #[arg(long, env = "ROUTER_SUBGRAPH_TIMEOUT_MS", default_value_t = 30_000)]
-        subgraph_timeout_ms: u64,
+        /// Default subgraph timeout in milliseconds (30 000 unless set; a
+        /// `--subgraph-timeout <duration>` wins).
+        #[arg(long, env = "ROUTER_SUBGRAPH_TIMEOUT_MS")]
+        subgraph_timeout_ms: Option<u64>,
+        /// Subgraph timeout: `<duration>` for every subgraph or `<subgraph>=<duration>` for
+        /// one (`500ms`, `2s`, `1m`; repeatable; comma-separated in the environment variable).
+        #[arg(
+            long = "subgraph-timeout",
+            env = "ROUTER_SUBGRAPH_TIMEOUTS",
+            value_delimiter = ',',
+            value_parser = router::flags::parse_subgraph_timeout
+        )]
+        subgraph_timeouts: Vec<router::flags::SubgraphTimeout>,
+        /// Progressive @override label enabled for every request, e.g. a feature flag
+        /// (repeatable; comma-separated in the environment variable). `percent(N)` labels
+        /// are rolled per request either way.
+        #[arg(
+            long = "override-label",
+            env = "ROUTER_OVERRIDE_LABELS",
+            value_delimiter = ','
+        )]
+        override_labels: Vec<String>,
         /// JWKS URL of the token issuer: `Authorization` (HTTP header or WebSocket
         /// `connection_init`) is verified at the router; without it, only subgraphs check it.
         #[arg(long, env = "ROUTER_JWKS_URL", requires_all = ["jwt_issuer", "jwt_audience"])]
@@ -68,6 +87,25 @@ enum Command {
     },
 }
 
+/// Flags over `base` (defaults, or the `--config` file's settings).
+fn execution_settings(
+    mut base: router::ExecutionSettings,
+    timeout_ms: Option<u64>,
+    timeouts: &[router::flags::SubgraphTimeout],
+    override_labels: Vec<String>,
+) -> router::ExecutionSettings {
+    if let Some(ms) = timeout_ms {
+        base.subgraph_timeout = std::time::Duration::from_millis(ms);
+    }
+    router::flags::apply_timeouts(&mut base, timeouts);
+    for label in override_labels {
+        if !base.override_labels.contains(&label) {
+            base.override_labels.push(label);
+        }
+    }
+    base
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -83,6 +121,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             config: Some(file),
             subgraph_timeout_ms,
+            subgraph_timeouts,
+            override_labels,
             ..
         } => {
             let config = router::composed::ServeConfig::load(&file).map_err(anyhow::Error::msg)?;
@@ -96,10 +136,12 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
                 on_signal.cancel();
             });
-            let execution = router::ExecutionSettings {
-                subgraph_timeout: std::time::Duration::from_millis(subgraph_timeout_ms),
-                ..Default::default()
-            };
+            let execution = execution_settings(
+                config.execution(),
+                subgraph_timeout_ms,
+                &subgraph_timeouts,
+                override_labels,
+            );
             let wait = std::time::Duration::from_secs(30);
             router::composed::serve_composed(config, execution, listener, shutdown, wait)
                 .await
@@ -110,6 +152,8 @@ async fn main() -> anyhow::Result<()> {
             listen,
             forward_headers,
             subgraph_timeout_ms,
+            subgraph_timeouts,
+            override_labels,
             jwks_url,
             jwt_issuer,
             jwt_audience,
@@ -127,8 +171,12 @@ async fn main() -> anyhow::Result<()> {
                 }),
                 _ => None,
             };
-            config.execution.subgraph_timeout =
-                std::time::Duration::from_millis(subgraph_timeout_ms);
+            config.execution = execution_settings(
+                config.execution,
+                subgraph_timeout_ms,
+                &subgraph_timeouts,
+                override_labels,
+            );
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;

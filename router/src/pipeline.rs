@@ -222,6 +222,18 @@ pub fn prepare(
     operation_name: Option<&str>,
     variables: Map<String, Value>,
 ) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
+    prepare_with(sg, caches, query, operation_name, variables, &[])
+}
+
+/// [`prepare`] with the progressive `@override` labels configured as enabled.
+pub fn prepare_with(
+    sg: &Supergraph,
+    caches: &Caches,
+    query: &str,
+    operation_name: Option<&str>,
+    variables: Map<String, Value>,
+    enabled_labels: &[String],
+) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
     let mut key = CacheKey {
         query: query.to_owned(),
         operation_name: operation_name.map(str::to_owned),
@@ -247,7 +259,7 @@ pub fn prepare(
                 .unwrap_or(false)
         })
         .collect();
-    let labels = roll_override_labels(sg);
+    let labels = roll_override_labels(sg, enabled_labels);
     key.conditions
         .extend(sg.override_labels.iter().map(|l| labels.contains(l)));
     if let Some(prepared) = caches.plans.get(&key) {
@@ -272,15 +284,14 @@ pub fn plan_only(
     Ok(normalize_and_plan(sg, prepared, &variables, enabled_labels)?.plan)
 }
 
-/// Decides, for one request, which progressive `@override` labels are enabled:
-/// `percent(N)` is enabled for N% of requests; other labels (feature flags the router has
-/// no source for) stay disabled, so the original subgraph keeps serving.
-pub fn roll_override_labels(sg: &Supergraph) -> Vec<String> {
+/// Decides, for one request, which progressive `@override` labels of the supergraph are
+/// enabled: those in `enabled` (configured feature flags), and `percent(N)` for N% of
+/// requests. Other labels stay disabled, so the original subgraph keeps serving.
+pub fn roll_override_labels(sg: &Supergraph, enabled: &[String]) -> Vec<String> {
     sg.override_labels
         .iter()
-        .filter(|label| match percent(label) {
-            Some(p) => random_percent() < p,
-            None => false,
+        .filter(|label| {
+            enabled.contains(label) || percent(label).is_some_and(|p| random_percent() < p)
         })
         .cloned()
         .collect()

@@ -2,7 +2,7 @@
 
 use crate::execute::fetch::SubgraphClient;
 use crate::execute::{execute, ExecutionContext};
-use crate::pipeline::{prepare, Caches, PreparedOperation, RequestError};
+use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
 use crate::response::shape;
 use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
 use crate::supergraph::{Supergraph, SupergraphError};
@@ -19,6 +19,9 @@ pub struct ExecutionSettings {
     pub subgraph_timeout: Duration,
     pub subgraph_timeouts: HashMap<String, Duration>,
     pub plan_cache_size: usize,
+    /// Progressive `@override` labels enabled for every request (feature flags); `percent(N)`
+    /// labels not listed here are still rolled per request.
+    pub override_labels: Vec<String>,
     pub subscriptions: SubscriptionSettings,
 }
 
@@ -28,6 +31,7 @@ impl Default for ExecutionSettings {
             subgraph_timeout: Duration::from_secs(30),
             subgraph_timeouts: HashMap::new(),
             plan_cache_size: 512,
+            override_labels: Vec::new(),
             subscriptions: SubscriptionSettings::default(),
         }
     }
@@ -128,12 +132,13 @@ pub async fn run_request(
 ) -> Outcome {
     let sg = &*state.supergraph;
     let variables = request.variables.unwrap_or_default();
-    let prepared = prepare(
+    let prepared = prepare_with(
         sg,
         &state.caches,
         &request.query,
         request.operation_name.as_deref(),
         variables,
+        &state.settings.override_labels,
     );
     let (prepared, variables) = match prepared {
         Ok(ok) => ok,

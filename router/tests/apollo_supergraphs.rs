@@ -58,8 +58,22 @@ fn interface_object_field_through_apollo_supergraph() {
 }
 
 #[test]
-fn root_field_returning_an_interface_object_is_refused_clearly() {
-    insta::assert_snapshot!(plan("interface_object", "{ topRated { title } }"), @r#"error[UNSUPPORTED_OPERATION]: unsupported: field `topRated` returns Media from an @interfaceObject subgraph; finding the concrete type is not planned yet"#);
+fn root_field_returning_an_interface_object_finds_the_concrete_type() {
+    insta::assert_snapshot!(plan("interface_object", "{ topRated { __typename title } }"), @r#"
+        QueryPlan {
+          Sequence {
+            Fetch(service: "ratings") {
+              query { topRated { __typename id } }
+            },
+            Flatten(path: "topRated.@") {
+              Fetch(service: "library") {
+                { ... on Media { __typename id } } =>
+                query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Media { __typename title } } }
+              },
+            },
+          },
+        }
+    "#);
 }
 
 #[tokio::test]

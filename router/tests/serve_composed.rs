@@ -73,6 +73,9 @@ async fn recomposes_on_change_and_keeps_the_last_good_supergraph() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         poll_interval_secs: 1,
         forward_headers: Vec::new(),
+        override_labels: Vec::new(),
+        subgraph_timeout: None,
+        subgraph_timeouts: Default::default(),
         subgraphs: vec![SubgraphSource {
             name: "greetings".into(),
             url,
@@ -113,6 +116,9 @@ async fn a_subgraph_that_never_answers_fails_the_start_clearly() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         poll_interval_secs: 0,
         forward_headers: Vec::new(),
+        override_labels: Vec::new(),
+        subgraph_timeout: None,
+        subgraph_timeouts: Default::default(),
         subgraphs: vec![SubgraphSource {
             name: "gone".into(),
             url: "http://127.0.0.1:9/graphql".into(),
@@ -153,4 +159,30 @@ fn config_files_reject_unknown_keys() {
     .expect("write");
     let err = ServeConfig::load(&path).expect_err("typo accepted");
     assert!(err.contains("pol_interval_secs"), "{err}");
+}
+
+#[test]
+fn config_files_set_timeouts_and_override_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    let subgraph = "[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n";
+    std::fs::write(
+        &path,
+        format!("override_labels = [\"beta\"]\nsubgraph_timeout = \"2s\"\n{subgraph}[subgraph_timeouts]\na = \"250ms\"\n"),
+    )
+    .expect("write");
+    let execution = ServeConfig::load(&path).expect("valid").execution();
+    assert_eq!(execution.override_labels, ["beta"]);
+    assert_eq!(execution.subgraph_timeout, Duration::from_secs(2));
+    assert_eq!(execution.subgraph_timeouts["a"], Duration::from_millis(250));
+    std::fs::write(
+        &path,
+        format!("{subgraph}[subgraph_timeouts]\na = \"soon\"\n"),
+    )
+    .expect("write");
+    let err = ServeConfig::load(&path).expect_err("bad duration accepted");
+    assert!(
+        err.contains("subgraph_timeouts.a") && err.contains("\"soon\""),
+        "{err}"
+    );
 }

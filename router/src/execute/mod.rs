@@ -1,6 +1,7 @@
 //! Runs a query plan: parallel nodes concurrently, one `_entities` request per entity step
 //! with deduplicated representations, results merged in place into one response tree.
 
+mod context;
 pub mod entities;
 pub mod fetch;
 
@@ -93,7 +94,7 @@ fn run<'a>(
 
 async fn root_fetch(ctx: &ExecutionContext<'_>, state: &State, fetch: &FetchNode) {
     let variables = used_variables(ctx, fetch, None);
-    match send(ctx, fetch, variables).await {
+    match send(ctx, fetch, &fetch.operation, variables).await {
         Ok(response) => {
             let errors = response
                 .errors
@@ -116,19 +117,32 @@ async fn entity_fetch(
 ) {
     let requires = fetch.requires.as_deref().unwrap_or_default();
     let path = paths.first().map(Vec::as_slice).unwrap_or_default();
+    let rewrites = fetch.context.as_ref().map_or(&[][..], |c| &c.arguments);
     let mut reps = collect(
         ctx.supergraph,
         fetch.graph,
         &state.data.lock(),
         paths,
         requires,
+        rewrites,
     );
     if reps.unique.is_empty() {
         return;
     }
-    let representations = Value::Array(std::mem::take(&mut reps.unique));
-    let variables = used_variables(ctx, fetch, Some(representations));
-    let response = match send(ctx, fetch, variables).await {
+    let (operation, variables, batches) = match &fetch.context {
+        Some(context) => {
+            let client = used_variables(ctx, fetch, None);
+            let request = context::request(context, &mut reps, client);
+            (request.operation, request.variables, request.batches)
+        }
+        None => {
+            let representations = Value::Array(std::mem::take(&mut reps.unique));
+            let variables = used_variables(ctx, fetch, Some(representations));
+            (None, variables, Vec::new())
+        }
+    };
+    let operation = operation.as_deref().unwrap_or(&fetch.operation);
+    let response = match send(ctx, fetch, operation, variables).await {
         Ok(response) => response,
         Err(error) => {
             let first = reps.positions.first().and_then(|p| p.first()).cloned();
@@ -140,13 +154,14 @@ async fn entity_fetch(
         }
     };
     let errors = response.errors.iter().map(|e| {
-        let path = entity_error_path(e, &reps.positions);
-        with_service(e.clone(), &fetch.service_name, path)
+        let e = context::unalias_error(e, &batches);
+        let path = entity_error_path(&e, &reps.positions);
+        with_service(e, &fetch.service_name, path)
     });
     state.errors.lock().extend(errors);
     let had_errors = !response.errors.is_empty();
     let entities = match take_data(response) {
-        Some(Value::Object(mut data)) => data.remove("_entities"),
+        Some(Value::Object(mut data)) => context::take_entities(&mut data, &batches),
         _ => None,
     };
     let Some(Value::Array(entities)) = entities else {
@@ -161,9 +176,16 @@ async fn entity_fetch(
     };
     let mut data = state.data.lock();
     for (mut entity, positions) in entities.into_iter().zip(&reps.positions) {
-        // The runtime type is already known; an @interfaceObject answers with the interface.
+        // An @interfaceObject answers with the interface's name, which must not replace the
+        // runtime type; an object type's name is the real type (found through the interface).
         if let Value::Object(fields) = &mut entity {
-            fields.remove("__typename");
+            let names_object = fields
+                .get("__typename")
+                .and_then(Value::as_str)
+                .is_some_and(|t| ctx.supergraph.api_schema.get_object(t).is_some());
+            if !names_object {
+                fields.remove("__typename");
+            }
         }
         let Some((last, others)) = positions.split_last() else {
             continue;
@@ -182,13 +204,14 @@ async fn entity_fetch(
 async fn send(
     ctx: &ExecutionContext<'_>,
     fetch: &FetchNode,
+    operation: &str,
     variables: Map<String, Value>,
 ) -> Result<Arc<SubgraphResponse>, FetchError> {
     let service = &ctx.supergraph.subgraphs[fetch.graph];
     // Written directly: no intermediate JSON value holding a copy of the operation text.
-    let mut body = Vec::with_capacity(fetch.operation.len() + 128);
+    let mut body = Vec::with_capacity(operation.len() + 128);
     body.extend_from_slice(b"{\"query\":");
-    let written = serde_json::to_writer(&mut body, &fetch.operation).and_then(|()| {
+    let written = serde_json::to_writer(&mut body, operation).and_then(|()| {
         body.extend_from_slice(b",\"variables\":");
         serde_json::to_writer(&mut body, &variables)
     });

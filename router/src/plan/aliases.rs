@@ -33,8 +33,9 @@ fn collect(selections: &[Selection], out: &mut Vec<ClientField>) {
     }
 }
 
-/// Aliases each top-level field of `selections` whose name is a client response key bound
-/// to a different field. Representations are built from field names, so aliases are safe.
+/// Aliases each top-level field of `selections` (fragments share the level, so theirs too)
+/// whose name is a client response key bound to a different field. Representations are
+/// built from field names, so aliases are safe.
 pub(super) fn avoid_conflicts(
     client: &[ClientField],
     selections: Vec<Selection>,
@@ -49,6 +50,10 @@ pub(super) fn avoid_conflicts(
                     alias: Some(alias),
                     ..field
                 })
+            }
+            Selection::Fragment(mut fragment) => {
+                fragment.selections = avoid_conflicts(client, fragment.selections);
+                Selection::Fragment(fragment)
             }
             other => other,
         })

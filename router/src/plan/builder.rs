@@ -7,14 +7,19 @@
 //! and the jump depends on every group that fetches them.
 
 use super::aliases::{avoid_conflicts, client_fields, ClientField};
+mod context;
+mod interface_object;
+mod keys;
+
 use super::tree::{build_tree, split_subscription, Group};
-use super::{PathSegment, QueryPlan};
+use super::{ContextRewrite, PathSegment, QueryPlan};
 use crate::operation::{
     merge_all, push_merged, FieldSelection, FragmentSelection, NormalizedOperation, Selection,
 };
-use crate::supergraph::{GraphId, Key, Supergraph};
+use crate::supergraph::{GraphId, Supergraph};
 use apollo_compiler::ast::{OperationType, Type};
 use apollo_compiler::Name;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Why an operation cannot be planned.
@@ -56,6 +61,7 @@ pub fn plan(
         touched: Vec::new(),
         depth: 0,
         labels: enabled_labels,
+        context_fields: 0,
     };
     let roots = planner.plan_root(operation)?;
     let root = build_tree(supergraph, operation, planner.groups, &roots);
@@ -84,6 +90,8 @@ struct Planner<'a> {
     depth: usize,
     /// Enabled progressive `@override` labels.
     labels: &'a [String],
+    /// Fields given `@fromContext` arguments so far; numbers their variables.
+    context_fields: usize,
 }
 
 const MAX_JUMP_DEPTH: usize = 16;
@@ -98,6 +106,18 @@ struct Ctx<'p> {
     entity_root: bool,
     /// The client's fields at this level, which planner-added fields must not collide with.
     client: Rc<[ClientField]>,
+    /// The enclosing level, innermost first: where `@fromContext` looks for its context.
+    level: Option<Rc<Level<'p>>>,
+}
+
+/// A selection set being planned. Levels chain outward to the root while their
+/// `plan_level` call is running, so a `@fromContext` field can add the fields its context
+/// reads to the ancestor that sets the context.
+struct Level<'p> {
+    ty: Name,
+    ctx: Ctx<'p>,
+    /// Context fields descendants need here; merged into the level's output when it is done.
+    additions: RefCell<Vec<Selection>>,
 }
 
 /// How the current subgraph can resolve a field.
@@ -146,6 +166,7 @@ impl<'a> Planner<'a> {
                 provides: None,
                 entity_root: false,
                 client: client.clone(),
+                level: None,
             };
             let out = self.plan_level(&ctx, &op.root_type, std::slice::from_ref(selection))?;
             merge_all(&mut self.groups[group].selections, out);
@@ -217,6 +238,15 @@ impl<'a> Planner<'a> {
         parent: &Name,
         sels: &[Selection],
     ) -> Result<Vec<Selection>, PlanError> {
+        let level = Rc::new(Level {
+            ty: parent.clone(),
+            ctx: ctx.clone(),
+            additions: RefCell::default(),
+        });
+        let ctx = &Ctx {
+            level: Some(level.clone()),
+            ..ctx.clone()
+        };
         let mut out = Vec::new();
         if self.sg.is_abstract(parent) {
             push_merged(&mut out, Selection::Field(FieldSelection::typename()));
@@ -230,6 +260,7 @@ impl<'a> Planner<'a> {
                 Selection::Fragment(fr) => self.plan_fragment(ctx, parent, fr, &mut out)?,
             }
         }
+        merge_all(&mut out, level.additions.take());
         Ok(out)
     }
 
@@ -303,7 +334,6 @@ impl<'a> Planner<'a> {
         field: &FieldSelection,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        self.reject_context_arguments(parent, field)?;
         let local = self.local(ctx, parent, &field.name);
         if matches!(local, Local::No) {
             let route = self
@@ -317,6 +347,16 @@ impl<'a> Planner<'a> {
                     .flatten()
                     .and_then(|s| s.requires.as_deref());
                 return self.jump(ctx, &interface, field, target, requires, out);
+            }
+        }
+        if self.sg.is_abstract(parent) {
+            let graph = self.graph(ctx);
+            if !self.context_arguments(parent, field, graph).is_empty() {
+                return Err(PlanError::Unsupported(format!(
+                    "{parent}.{} takes @fromContext arguments on an abstract type; only object \
+                     types' fields can receive them",
+                    field.name
+                )));
             }
         }
         if self.sg.is_abstract(parent) && !matches!(local, Local::Yes { .. }) {
@@ -334,7 +374,17 @@ impl<'a> Planner<'a> {
             }
             return Ok(());
         }
+        let here = self.graph(ctx);
         match local {
+            Local::Yes { .. } | Local::Requires(_)
+                if !self.context_arguments(parent, field, here).is_empty() =>
+            {
+                let requires = match local {
+                    Local::Requires(requires) => Some(requires),
+                    _ => None,
+                };
+                self.plan_with_context(ctx, parent, field, here, requires, out)
+            }
             Local::Yes { provides } => self.plan_local(ctx, field, provides, out),
             Local::Requires(requires) => {
                 self.jump(ctx, parent, field, self.graph(ctx), Some(requires), out)
@@ -350,34 +400,23 @@ impl<'a> Planner<'a> {
                     .field_source_with(parent, &field.name, target, self.labels)
                     .flatten()
                     .and_then(|s| s.requires.as_deref());
+                if !self.context_arguments(parent, field, target).is_empty() {
+                    return self.plan_with_context(ctx, parent, field, target, requires, out);
+                }
                 self.jump(ctx, parent, field, target, requires, out)
             }
         }
     }
 
-    /// `@fromContext` arguments are not planned yet: refuse instead of calling the subgraph
-    /// without them.
-    fn reject_context_arguments(
-        &self,
-        parent: &Name,
-        field: &FieldSelection,
-    ) -> Result<(), PlanError> {
-        let info = self
-            .sg
-            .types
-            .get(parent)
-            .and_then(|t| t.fields.get(&field.name));
-        if info.is_some_and(|f| {
-            f.sources
-                .iter()
-                .any(|s| s.uses_context && s.active(self.labels))
-        }) {
-            return Err(PlanError::Unsupported(format!(
-                "{parent}.{} takes @fromContext arguments, which this router does not plan yet",
-                field.name
-            )));
+    /// `group` and the groups it transitively comes from (each ran before it).
+    fn ancestors(&self, group: usize) -> Vec<usize> {
+        let mut chain = vec![group];
+        let mut current = group;
+        while let Some(parent) = self.groups[current].parent {
+            chain.push(parent);
+            current = parent;
         }
-        Ok(())
+        chain
     }
 
     fn child_groups<'c>(&'c self, ctx: &'c Ctx<'_>) -> impl Iterator<Item = usize> + 'c {
@@ -401,25 +440,9 @@ impl<'a> Planner<'a> {
         let child_type = field.ty.inner_named_type();
         let as_object = self.sg.type_in_graph(child_type, self.graph(ctx));
         if self.sg.is_abstract(child_type) && as_object.is_some_and(|t| t.is_interface_object) {
-            return Err(PlanError::Unsupported(format!(
-                "field `{}` returns {child_type} from an @interfaceObject subgraph; finding the \
-                 concrete type is not planned yet",
-                field.name
-            )));
+            return self.plan_interface_object(ctx, field, provides, out);
         }
-        let mut path = ctx.path.clone();
-        path.push(PathSegment::Key(field.response_key().clone()));
-        path.extend(std::iter::repeat_n(
-            PathSegment::List,
-            list_depth(&field.ty),
-        ));
-        let child = Ctx {
-            group: ctx.group,
-            path,
-            provides,
-            entity_root: false,
-            client: client_fields(&field.selections),
-        };
+        let child = child_ctx(ctx, field, provides);
         let selections = self.plan_level(&child, field.ty.inner_named_type(), &field.selections)?;
         push_merged(
             out,
@@ -441,11 +464,29 @@ impl<'a> Planner<'a> {
         requires: Option<&'a [Selection]>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        let key = self.pick_key(ctx, parent, field, target)?;
+        let what = [Selection::Field(field.clone())];
+        self.jump_with(ctx, parent, &what, &field.name, target, requires, None, out)
+    }
+
+    /// [`Planner::jump`] for any selections of `parent` (`name` names them in errors). With
+    /// `context`, for a field carrying `@fromContext` arguments: the fetch gets its own
+    /// group, which also waits for the groups (`deps`) that fetch the context values.
+    #[allow(clippy::too_many_arguments)]
+    fn jump_with(
+        &mut self,
+        ctx: &Ctx<'a>,
+        parent: &Name,
+        what: &[Selection],
+        name: &Name,
+        target: GraphId,
+        requires: Option<&'a [Selection]>,
+        context: Option<(Vec<ContextRewrite>, Vec<usize>)>,
+        out: &mut Vec<Selection>,
+    ) -> Result<(), PlanError> {
+        let key = self.pick_key(ctx, parent, name, target)?;
         if self.depth > MAX_JUMP_DEPTH {
             return Err(PlanError::Unsupported(format!(
-                "key chain for {parent}.{} is too deep",
-                field.name
+                "key chain for {parent}.{name} is too deep"
             )));
         }
         self.depth += 1;
@@ -462,6 +503,13 @@ impl<'a> Planner<'a> {
         self.depth -= 1;
         let mut deps = vec![ctx.group];
         deps.extend_from_slice(&self.touched[mark..]);
+        let (rewrites, context_deps) = context.unwrap_or_default();
+        for dep in context_deps {
+            // A group the parent already waits for (an ancestor) adds no ordering.
+            if !self.ancestors(ctx.group).contains(&dep) && !deps.contains(&dep) {
+                deps.push(dep);
+            }
+        }
         let representation = Selection::Fragment(FragmentSelection {
             type_condition: parent.clone(),
             selections: representation,
@@ -469,15 +517,16 @@ impl<'a> Planner<'a> {
         // Only a fetch that needs data from groups other than its parent must wait; one whose
         // keys and required fields all come from the parent joins the parent's plain group.
         let waits = deps.iter().any(|&d| d != ctx.group);
-        let group = self.entity_group(ctx, target, waits, representation, deps);
+        let group = self.entity_group(ctx, target, waits, representation, deps, rewrites);
         let entity_ctx = Ctx {
             group,
             path: ctx.path.clone(),
             provides: None,
             entity_root: true,
             client: ctx.client.clone(),
+            level: ctx.level.clone(),
         };
-        let sub = self.plan_level(&entity_ctx, parent, &[Selection::Field(field.clone())])?;
+        let sub = self.plan_level(&entity_ctx, parent, what)?;
         let fragment = Selection::Fragment(FragmentSelection {
             type_condition: parent.clone(),
             selections: sub,
@@ -494,13 +543,17 @@ impl<'a> Planner<'a> {
         for_requires: bool,
         representation: Selection,
         deps: Vec<usize>,
+        context: Vec<ContextRewrite>,
     ) -> usize {
+        // Fields taking context arguments get groups of their own: their requests are split
+        // by context values, which other fields need not pay for.
         let existing = (0..self.groups.len()).find(|&g| {
             let group = &self.groups[g];
             group.graph == target
                 && group.parent == Some(ctx.group)
                 && group.path == ctx.path
                 && group.for_requires == for_requires
+                && group.context.is_empty() == context.is_empty()
         });
         let index = existing.unwrap_or_else(|| {
             let mut group = Group::new(
@@ -515,6 +568,7 @@ impl<'a> Planner<'a> {
             self.groups.len() - 1
         });
         let group = &mut self.groups[index];
+        group.context.extend(context);
         push_merged(
             group.representation.get_or_insert_with(Vec::new),
             representation,
@@ -526,55 +580,27 @@ impl<'a> Planner<'a> {
         }
         index
     }
+}
 
-    /// A resolvable key of `parent` in `target`, preferably one whose fields the current
-    /// subgraph resolves; otherwise the first one, whose fields another subgraph must
-    /// provide first.
-    fn pick_key(
-        &self,
-        ctx: &Ctx<'a>,
-        parent: &Name,
-        field: &FieldSelection,
-        target: GraphId,
-    ) -> Result<&'a Key, PlanError> {
-        let sg: &'a Supergraph = self.sg;
-        let keys = sg
-            .type_in_graph(parent, target)
-            .map(|t| t.keys.as_slice())
-            .unwrap_or_default();
-        let mut resolvable = keys.iter().filter(|k| k.resolvable);
-        if let Some(key) = resolvable
-            .clone()
-            .find(|k| self.resolvable_here(ctx, parent, &k.selections))
-        {
-            return Ok(key);
-        }
-        resolvable.next().ok_or_else(|| PlanError::NoKey {
-            type_name: parent.clone(),
-            field: field.name.clone(),
-            from: sg.subgraphs[self.graph(ctx)].name.clone(),
-            to: sg.subgraphs[target].name.clone(),
-        })
-    }
-
-    fn resolvable_here(&self, ctx: &Ctx<'a>, parent: &Name, sels: &[Selection]) -> bool {
-        sels.iter().all(|s| match s {
-            Selection::Field(f) if f.name == "__typename" => true,
-            Selection::Field(f) => match self.local(ctx, parent, &f.name) {
-                Local::Yes { provides } => {
-                    let child = Ctx {
-                        provides,
-                        entity_root: false,
-                        ..ctx.clone()
-                    };
-                    self.resolvable_here(&child, f.ty.inner_named_type(), &f.selections)
-                }
-                _ => false,
-            },
-            Selection::Fragment(fr) => {
-                self.resolvable_here(ctx, &fr.type_condition, &fr.selections)
-            }
-        })
+/// The context for the selections of `field`, resolved in the current group.
+fn child_ctx<'p>(
+    ctx: &Ctx<'p>,
+    field: &FieldSelection,
+    provides: Option<&'p [Selection]>,
+) -> Ctx<'p> {
+    let mut path = ctx.path.clone();
+    path.push(PathSegment::Key(field.response_key().clone()));
+    path.extend(std::iter::repeat_n(
+        PathSegment::List,
+        list_depth(&field.ty),
+    ));
+    Ctx {
+        group: ctx.group,
+        path,
+        provides,
+        entity_root: false,
+        client: client_fields(&field.selections),
+        level: ctx.level.clone(),
     }
 }
 

@@ -12,13 +12,19 @@ pub(super) fn merge_into_waiting_groups(groups: &mut Vec<Group>, roots: &[usize]
         let has_dependents = groups
             .iter()
             .any(|g| g.deps.contains(&i) || g.parent == Some(i));
-        if groups[i].representation.is_none() || groups[i].for_requires || has_dependents {
+        // Context groups stay apart: their requests are split by context values.
+        if groups[i].representation.is_none()
+            || groups[i].for_requires
+            || has_dependents
+            || !groups[i].context.is_empty()
+        {
             continue;
         }
         let target = (0..groups.len()).find(|&j| {
             let (a, b) = (&groups[i], &groups[j]);
             !removed[j]
                 && b.for_requires
+                && b.context.is_empty()
                 && a.graph == b.graph
                 && a.path == b.path
                 && a.parent == b.parent
@@ -63,13 +69,15 @@ fn remove_groups(groups: &mut Vec<Group>, removed: &[bool], roots: &[usize]) -> 
 pub(super) fn merge_sibling_fetches(groups: &mut Vec<Group>, roots: &[usize]) -> Vec<usize> {
     let mut removed = vec![false; groups.len()];
     for j in 0..groups.len() {
-        if groups[j].representation.is_none() {
+        // A context group reads its values relative to its one path.
+        if groups[j].representation.is_none() || !groups[j].context.is_empty() {
             continue;
         }
         let target = (0..j).find(|&i| {
             let (a, b) = (&groups[i], &groups[j]);
             !removed[i]
                 && a.representation.is_some()
+                && a.context.is_empty()
                 && a.graph == b.graph
                 && same_set(&a.deps, &b.deps)
                 && compatible(&a.selections, &b.selections)

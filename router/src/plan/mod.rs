@@ -60,6 +60,42 @@ pub struct FetchNode {
     /// For entity fetches: `... on T { __typename key required }` per entity type, the shape
     /// of one representation.
     pub requires: Option<Vec<Selection>>,
+    /// For entity fetches of fields taking `@fromContext` arguments.
+    pub context: Option<ContextFetch>,
+}
+
+/// What an entity fetch needs to pass `@fromContext` arguments: each argument is a variable
+/// whose value is read, per entity, from the enclosing object that sets the context.
+/// Entities whose values differ are sent as separate aliased `_entities` fields of one
+/// request (`_0: _entities(representations: $representations_0) { ... }`), so the operation
+/// is printed again from `selections` when the values are not all the same.
+#[derive(Debug, Clone)]
+pub struct ContextFetch {
+    pub arguments: Vec<ContextRewrite>,
+    /// `query Name__service__n`, without variables.
+    pub operation_head: String,
+    /// Declarations of the client variables the selections use (`$x: Int`).
+    pub client_declarations: Vec<String>,
+    /// The selections inside `_entities`.
+    pub selections: Vec<Selection>,
+}
+
+/// One `@fromContext` argument of an entity fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextRewrite {
+    /// The variable the argument is bound to (`contextualArgument_1_0`).
+    pub variable: Name,
+    /// The variable's type, as the subgraph declares the argument.
+    pub ty: String,
+    /// Plan path of the ancestor setting the context: a prefix of the fetch's path.
+    pub ancestor: Vec<PathSegment>,
+    /// The ancestor's type, used when its data carries no `__typename` (the root).
+    pub ancestor_type: Name,
+    /// What to read from the ancestor; type conditions are matched against its `__typename`.
+    pub selection: Vec<Selection>,
+    /// The argument is a leaf (scalar, enum or list of those): follow the selected field
+    /// down to its leaf value instead of passing an object.
+    pub leaf: bool,
 }
 
 /// Prints a path as `a.@.b`.
@@ -141,6 +177,12 @@ impl FetchNode {
             let mut text = String::new();
             print_selections(&mut text, requires);
             writeln!(f, "{pad}  {text} =>")?;
+        }
+        for rewrite in self.context.iter().flat_map(|c| &c.arguments) {
+            let mut text = String::new();
+            print_selections(&mut text, &rewrite.selection);
+            let at = path_to_string(&rewrite.ancestor);
+            writeln!(f, "{pad}  ${} = \"{at}\" {text}", rewrite.variable)?;
         }
         writeln!(f, "{pad}  {}", self.operation)?;
         writeln!(f, "{pad}}},")

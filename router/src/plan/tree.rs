@@ -1,7 +1,7 @@
 //! Turns fetch groups into a plan tree and prints each group's subgraph operation.
 
 use super::merge::{merge_into_waiting_groups, merge_sibling_fetches};
-use super::{FetchNode, PathSegment, PlanNode};
+use super::{ContextFetch, ContextRewrite, FetchNode, PathSegment, PlanNode};
 use crate::operation::{print_selections, variable_usages, NormalizedOperation, Selection};
 use crate::supergraph::{GraphId, Supergraph};
 use apollo_compiler::ast::OperationType;
@@ -23,6 +23,8 @@ pub(super) struct Group {
     pub for_requires: bool,
     pub selections: Vec<Selection>,
     pub deps: Vec<usize>,
+    /// `@fromContext` arguments of the group's fields (entity groups only).
+    pub context: Vec<ContextRewrite>,
 }
 
 impl Group {
@@ -42,6 +44,7 @@ impl Group {
             for_requires: false,
             selections: Vec::new(),
             deps,
+            context: Vec::new(),
         }
     }
 }
@@ -205,15 +208,22 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
             .collect();
         let _ = write!(text, " {name}__{service}__{index}");
     }
+    let head = text.clone();
+    let client_declarations: Vec<String> = usages
+        .iter()
+        .filter_map(|name| op.variables.iter().find(|v| &v.name == name))
+        .map(|def| format!("${}: {}", def.name, def.ty))
+        .collect();
     let mut declarations: Vec<String> = Vec::new();
     if group.representation.is_some() {
         declarations.push("$representations: [_Any!]!".into());
     }
-    for name in &usages {
-        if let Some(def) = op.variables.iter().find(|v| &v.name == name) {
-            declarations.push(format!("${}: {}", def.name, def.ty));
-        }
+    for rewrite in &group.context {
+        declarations.push(format!("${}: {}", rewrite.variable, rewrite.ty));
     }
+    declarations.extend(client_declarations.iter().cloned());
+    // Context variables are filled by the executor, not taken from the client.
+    usages.retain(|name| !group.context.iter().any(|r| &r.variable == name));
     if !declarations.is_empty() {
         let _ = write!(text, "({})", declarations.join(", "));
     }
@@ -232,6 +242,12 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
         operation: text,
         variable_usages: usages,
         requires: group.representation.clone(),
+        context: (!group.context.is_empty()).then(|| ContextFetch {
+            arguments: group.context.clone(),
+            operation_head: head,
+            client_declarations,
+            selections: group.selections.clone(),
+        }),
     };
     match group.representation {
         Some(_) => PlanNode::Flatten {

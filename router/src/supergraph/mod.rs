@@ -70,6 +70,8 @@ pub struct TypeInfo {
     /// `(graph, type)`: union members or interface implementations known to a subgraph.
     /// `None` when the supergraph does not record it (then the API schema is the truth).
     pub members: Option<Vec<(GraphId, Name)>>,
+    /// Contexts the type sets (`@context`), named `<subgraph>__<name>` by composition.
+    pub contexts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +121,21 @@ pub struct FieldSource {
     /// Progressive `@override`: the source is active only in one state of a label.
     pub condition: Option<OverrideCondition>,
     /// Arguments filled from an ancestor's `@context` (`@fromContext`, join v0.5).
-    pub uses_context: bool,
+    pub context_arguments: Vec<ContextArgument>,
+}
+
+/// An argument the router fills from the nearest enclosing entity that sets a context
+/// (`@fromContext`); clients never see it in the API schema.
+#[derive(Debug, Clone)]
+pub struct ContextArgument {
+    /// The argument's name on the field.
+    pub name: Name,
+    /// The argument's type in the subgraph (`String`, `[ID!]`), used to declare the variable.
+    pub ty: String,
+    /// The context it reads, as named by composition (`<subgraph>__<name>`).
+    pub context: String,
+    /// What to read from the context-setting ancestor, possibly under type conditions.
+    pub selection: Vec<Selection>,
 }
 
 /// The state of an override label in which a field source is active.
@@ -294,6 +310,34 @@ impl Supergraph {
                     }
                 })?;
             Some((interface, graph))
+        })
+    }
+
+    /// Whether a value of `type_name` sets `context`: the type itself, one of its
+    /// interfaces or a union containing it carries the `@context`.
+    pub fn sets_context(&self, type_name: &str, context: &str) -> bool {
+        let sets = |name: &str| {
+            self.types
+                .get(name)
+                .is_some_and(|t| t.contexts.iter().any(|c| c == context))
+        };
+        if sets(type_name) {
+            return true;
+        }
+        let interfaces = self
+            .api_schema
+            .get_object(type_name)
+            .map(|o| &o.implements_interfaces)
+            .into_iter()
+            .flatten();
+        if interfaces.map(|i| &i.name).any(|i| sets(i)) {
+            return true;
+        }
+        self.api_schema.types.values().any(|t| match t {
+            apollo_compiler::schema::ExtendedType::Union(u) => {
+                u.members.contains(type_name) && sets(&u.name)
+            }
+            _ => false,
         })
     }
 

@@ -5,10 +5,11 @@
 //! (Federation 1 composition, where `@join__owner` names the subgraph owning an entity).
 
 use super::{
-    FieldInfo, FieldSource, Key, SubgraphInfo, SupergraphError, TypeInGraph, TypeInfo, TypeKind,
+    ContextArgument, FieldInfo, FieldSource, Key, SubgraphInfo, SupergraphError, TypeInGraph,
+    TypeInfo, TypeKind,
 };
 use super::{GraphId, OverrideCondition};
-use crate::operation::{from_field_set, Selection};
+use crate::operation::{from_field_set, FieldSelection, FragmentSelection, Selection};
 use apollo_compiler::ast::Value;
 use apollo_compiler::executable::FieldSet;
 use apollo_compiler::schema::{Component, ExtendedType, FieldDefinition};
@@ -27,16 +28,25 @@ struct Reader<'a> {
     graph_ids: IndexMap<Name, GraphId>,
     /// join v0.1 (`@core`): fields without `@join__field` belong to `@join__owner`.
     legacy: bool,
+    /// Context name → the types setting it.
+    setters: IndexMap<String, Vec<Name>>,
 }
 
 impl Model {
     pub fn read(schema: &Valid<Schema>) -> Result<Model, SupergraphError> {
         let legacy = join_version(schema)? == "v0.1";
         let (subgraphs, graph_ids) = read_graphs(schema)?;
+        let mut setters: IndexMap<String, Vec<Name>> = IndexMap::new();
+        for (name, ty) in &schema.types {
+            for context in type_contexts(ty) {
+                setters.entry(context).or_default().push(name.clone());
+            }
+        }
         let reader = Reader {
             schema,
             graph_ids,
             legacy,
+            setters,
         };
         let mut types = IndexMap::new();
         for (name, ty) in &schema.types {
@@ -104,6 +114,32 @@ fn string_arg(directive: &ast::Directive, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The contexts a type sets: `@context(name:)` as Apollo's composition writes it, or
+/// `@join__directive(name: "context", args: {name:})`.
+fn type_contexts(ty: &ExtendedType) -> Vec<String> {
+    let mut names = Vec::new();
+    for directive in ty.directives().iter() {
+        let name = match directive.name.as_str() {
+            "context" => string_arg(directive, "name"),
+            "join__directive" if string_arg(directive, "name").as_deref() == Some("context") => {
+                directive
+                    .specified_argument_by_name("args")
+                    .and_then(|args| match args.as_ref() {
+                        Value::Object(fields) => fields
+                            .iter()
+                            .find(|(k, _)| k == "name")
+                            .and_then(|(_, v)| v.as_str())
+                            .map(str::to_owned),
+                        _ => None,
+                    })
+            }
+            _ => None,
+        };
+        names.extend(name);
+    }
+    names
+}
+
 fn bool_arg(directive: &ast::Directive, name: &str) -> bool {
     directive
         .specified_argument_by_name(name)
@@ -147,6 +183,7 @@ impl Reader<'_> {
             graphs,
             fields: IndexMap::new(),
             members: None,
+            contexts: type_contexts(ty),
         };
         if let ExtendedType::Union(u) = ty {
             info.members = self.union_members(u.directives.get_all("join__unionMember"))?;
@@ -254,16 +291,14 @@ impl Reader<'_> {
                 label,
                 when_enabled: directive.specified_argument_by_name("override").is_some(),
             });
-            let uses_context = directive
-                .specified_argument_by_name("contextArguments")
-                .is_some();
+            let context_arguments = self.context_arguments(parent, def, directive)?;
             sources.push(FieldSource {
                 graph,
                 requires,
                 provides,
                 external,
                 condition,
-                uses_context,
+                context_arguments,
             });
         }
         if directives.is_empty() {
@@ -274,7 +309,7 @@ impl Reader<'_> {
                     provides: None,
                     external: false,
                     condition: None,
-                    uses_context: false,
+                    context_arguments: Vec::new(),
                 });
             }
         }
@@ -286,6 +321,110 @@ impl Reader<'_> {
             sources,
             no_direct_source,
         })
+    }
+
+    /// `contextArguments: [{context, name, type, selection}]` of one `@join__field`.
+    fn context_arguments(
+        &self,
+        parent: &Name,
+        def: &FieldDefinition,
+        directive: &ast::Directive,
+    ) -> Result<Vec<ContextArgument>, SupergraphError> {
+        let Some(list) = directive.specified_argument_by_name("contextArguments") else {
+            return Ok(Vec::new());
+        };
+        let invalid = |message: String| {
+            SupergraphError::InvalidJoin(format!(
+                "contextArguments of {parent}.{}: {message}",
+                def.name
+            ))
+        };
+        let mut arguments = Vec::new();
+        for item in list.as_list().ok_or_else(|| invalid("not a list".into()))? {
+            let Value::Object(fields) = item.as_ref() else {
+                return Err(invalid("an entry is not an object".into()));
+            };
+            let get = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| v.as_str())
+                    .ok_or_else(|| invalid(format!("an entry has no `{key}`")))
+            };
+            let context = get("context")?.to_owned();
+            let setters = self
+                .setters
+                .get(&context)
+                .ok_or_else(|| invalid(format!("no type sets context `{context}`")))?;
+            let selection = self
+                .context_selection(setters, get("selection")?)
+                .map_err(invalid)?;
+            arguments.push(ContextArgument {
+                name: Name::new(get("name")?).map_err(|e| invalid(e.to_string()))?,
+                ty: get("type")?.to_owned(),
+                context,
+                selection,
+            });
+        }
+        Ok(arguments)
+    }
+
+    /// Parses a context selection (`{ locale }`, `... on User { locale } ... on Team { language }`)
+    /// against the types setting the context.
+    fn context_selection(&self, setters: &[Name], text: &str) -> Result<Vec<Selection>, String> {
+        let document = ast::Document::parse(format!("{{ {text} }}"), "context.graphql")
+            .map_err(|e| format!("selection `{}`: {}", text.trim(), e.errors))?;
+        let Some(ast::Definition::OperationDefinition(operation)) = document.definitions.first()
+        else {
+            return Err(format!(
+                "selection `{}` is not a selection set",
+                text.trim()
+            ));
+        };
+        self.convert_selection(setters, &operation.selection_set)
+    }
+
+    fn convert_selection(
+        &self,
+        parents: &[Name],
+        selections: &[ast::Selection],
+    ) -> Result<Vec<Selection>, String> {
+        let mut out = Vec::new();
+        for selection in selections {
+            match selection {
+                ast::Selection::Field(field) => {
+                    let def = parents
+                        .iter()
+                        .find_map(|p| self.schema.type_field(p, &field.name).ok())
+                        .ok_or_else(|| format!("no field `{}` on the context type", field.name))?;
+                    let child = vec![def.ty.inner_named_type().clone()];
+                    out.push(Selection::Field(FieldSelection {
+                        alias: field.alias.clone(),
+                        name: field.name.clone(),
+                        arguments: field.arguments.clone(),
+                        ty: def.ty.clone(),
+                        selections: self.convert_selection(&child, &field.selection_set)?,
+                    }));
+                }
+                ast::Selection::InlineFragment(fragment) => {
+                    let condition = fragment
+                        .type_condition
+                        .clone()
+                        .ok_or("inline fragments need a type condition")?;
+                    out.push(Selection::Fragment(FragmentSelection {
+                        selections: self.convert_selection(
+                            std::slice::from_ref(&condition),
+                            &fragment.selection_set,
+                        )?,
+                        type_condition: condition,
+                    }));
+                }
+                ast::Selection::FragmentSpread(spread) => {
+                    return Err(format!("fragment spread `...{}`", spread.fragment_name));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn field_set(&self, type_name: &Name, fields: &str) -> Result<Vec<Selection>, SupergraphError> {
@@ -379,7 +518,7 @@ fn add_legacy_key_sources(info: &mut TypeInfo) {
                         provides: None,
                         external: false,
                         condition: None,
-                        uses_context: false,
+                        context_arguments: Vec::new(),
                     });
                 }
             }

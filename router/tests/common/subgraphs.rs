@@ -399,3 +399,163 @@ pub async fn reviews() -> TestSubgraph {
     )
     .await
 }
+
+// ---- @context / @fromContext (fixtures/context.graphql) --------------------------------
+
+/// `(id, name, locale)` in the context accounts subgraph.
+pub const CONTEXT_USERS: [(&str, &str, &str); 2] = [("1", "Ada", "en"), ("2", "Alan", "fr")];
+
+#[derive(SimpleObject)]
+#[graphql(name = "User")]
+struct ContextUser {
+    id: ID,
+    name: String,
+    locale: String,
+}
+
+fn context_user(id: &str) -> Option<ContextUser> {
+    CONTEXT_USERS
+        .iter()
+        .find(|u| u.0 == id)
+        .map(|u| ContextUser {
+            id: ID(u.0.into()),
+            name: u.1.into(),
+            locale: u.2.into(),
+        })
+}
+
+struct ContextAccountsQuery;
+
+#[Object]
+impl ContextAccountsQuery {
+    async fn me(&self) -> Option<ContextUser> {
+        context_user("1")
+    }
+
+    async fn users(&self) -> Vec<ContextUser> {
+        CONTEXT_USERS
+            .iter()
+            .filter_map(|u| context_user(u.0))
+            .collect()
+    }
+
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, id: ID) -> Option<ContextUser> {
+        context_user(&id)
+    }
+}
+
+pub async fn context_accounts() -> TestSubgraph {
+    spawn_schema(
+        Schema::build(ContextAccountsQuery, EmptyMutation, EmptySubscription)
+            .enable_federation()
+            .finish(),
+    )
+    .await
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex, name = "Post")]
+struct ContextPost {
+    id: ID,
+    likes: i32,
+}
+
+#[ComplexObject]
+impl ContextPost {
+    /// Greets in the owner's language: the `@fromContext` argument made visible.
+    async fn title(&self, locale: Option<String>) -> String {
+        let greeting = match locale.as_deref() {
+            Some("en") => "Hello",
+            Some("fr") => "Bonjour",
+            Some("de") => "Hallo",
+            Some(_) => "?",
+            None => "(no locale)",
+        };
+        format!("{greeting} {}", self.id.as_str())
+    }
+}
+
+fn context_posts_of(ids: &[&str]) -> Vec<ContextPost> {
+    ids.iter()
+        .map(|id| ContextPost {
+            id: ID((*id).into()),
+            likes: id.len() as i32,
+        })
+        .collect()
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex, name = "User")]
+struct ContextPostsUser {
+    id: ID,
+}
+
+#[ComplexObject]
+impl ContextPostsUser {
+    /// `p1` is written by both users, so one post appears under two contexts.
+    async fn posts(&self) -> Vec<ContextPost> {
+        match self.id.as_str() {
+            "1" => context_posts_of(&["p1", "p2"]),
+            "2" => context_posts_of(&["p1", "p3"]),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Team")]
+struct ContextTeam {
+    id: ID,
+    language: Option<String>,
+    posts: Vec<ContextPost>,
+}
+
+fn context_team(id: &str) -> Option<ContextTeam> {
+    let (language, posts) = match id {
+        "t1" => (Some("de"), vec!["p2"]),
+        "t2" => (None, vec!["p3"]),
+        _ => return None,
+    };
+    Some(ContextTeam {
+        id: ID(id.into()),
+        language: language.map(Into::into),
+        posts: context_posts_of(&posts),
+    })
+}
+
+struct ContextPostsQuery;
+
+#[Object]
+impl ContextPostsQuery {
+    async fn teams(&self) -> Vec<ContextTeam> {
+        ["t1", "t2"]
+            .iter()
+            .filter_map(|t| context_team(t))
+            .collect()
+    }
+
+    #[graphql(entity)]
+    async fn find_posts_user_by_id(&self, id: ID) -> ContextPostsUser {
+        ContextPostsUser { id }
+    }
+
+    #[graphql(entity)]
+    async fn find_team_by_id(&self, id: ID) -> Option<ContextTeam> {
+        context_team(&id)
+    }
+
+    #[graphql(entity)]
+    async fn find_post_by_id(&self, id: ID) -> ContextPost {
+        context_posts_of(&[id.as_str()]).remove(0)
+    }
+}
+
+pub async fn context_posts() -> TestSubgraph {
+    spawn_schema(
+        Schema::build(ContextPostsQuery, EmptyMutation, EmptySubscription)
+            .enable_federation()
+            .finish(),
+    )
+    .await
+}
