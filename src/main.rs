@@ -35,7 +35,10 @@ async fn main() -> anyhow::Result<()> {
     let mut overrides = serde_json::Map::new();
     config::flag(&mut overrides, "data_dir", flags.data_dir);
     config::flag(&mut overrides, "host", flags.host);
+    config::flag(&mut overrides, "router_port", flags.router_port);
     config::flag(&mut overrides, "accounts_port", flags.accounts_port);
+    config::flag(&mut overrides, "boards_port", flags.boards_port);
+    config::flag(&mut overrides, "chat_port", flags.chat_port);
     config::flag(
         &mut overrides,
         "notifications_port",

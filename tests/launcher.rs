@@ -91,7 +91,13 @@ fn the_binary_prints_urls_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_platform"))
         .args([
+            "--router-port",
+            "0",
             "--accounts-port",
+            "0",
+            "--boards-port",
+            "0",
+            "--chat-port",
             "0",
             "--notifications-port",
             "0",
@@ -106,15 +112,30 @@ fn the_binary_prints_urls_and_exits_cleanly_on_sigterm() {
         .expect("spawn platform");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
+    let mut urls = Vec::new();
+    while urls.len() < 5 {
         let line = lines
             .next()
             .expect("platform exited before printing URLs")
             .expect("read");
-        if let Some(rest) = line.strip_prefix("router") {
-            break rest.trim().to_owned();
+        if let Some((name, url)) = line.split_once(" http://") {
+            urls.push((name.trim().to_owned(), format!("http://{url}")));
         }
-    };
+    }
+    // Every port flag is honoured: nothing listens on the default 4000–4004.
+    for (name, url) in &urls {
+        let port: u16 = url
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches("/graphql")
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: {url}"));
+        assert!(
+            !(4000..=4004).contains(&port),
+            "{name} ignored its port flag: {url}"
+        );
+    }
+    let url = urls[0].1.clone();
+    assert_eq!(urls[0].0, "router");
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/graphql"),
         "{url}"

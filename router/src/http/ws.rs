@@ -14,6 +14,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
+/// Read and write buffer of one client connection.
+const WS_BUFFER: usize = 8 * 1024;
+
 /// The two subprotocols, in order of preference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {
@@ -70,8 +73,12 @@ pub(super) fn upgrade(
     // The limit is enforced by the session with a clear close reason; the transport's own
     // limit only stops absurd frames.
     let transport_limit = settings.max_message_bytes.saturating_mul(4).max(64 * 1024);
+    // Small buffers: tungstenite's 128 KiB default read buffer per connection would
+    // dominate the memory of many idle subscribers.
     upgrade
         .protocols([protocol.name()])
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
         .on_upgrade(move |socket| async move {
@@ -132,7 +139,9 @@ impl Session {
                         if text.len() > settings.max_message_bytes {
                             Flow::Close(1009, format!("message exceeds {} bytes", settings.max_message_bytes))
                         } else {
-                            self.on_message(text.as_str(), &out_tx, &mut sink, settings.max_per_connection).await
+                            // Boxed: its (rarely live) state would otherwise size every
+                            // idle connection's future.
+                            Box::pin(self.on_message(text.as_str(), &out_tx, &mut sink, settings.max_per_connection)).await
                         }
                     }
                     Some(Ok(Message::Binary(_))) => Flow::Close(4400, "binary messages are not supported".into()),
@@ -361,7 +370,10 @@ async fn operation(
         allow_mutation: true,
         streaming: true,
     };
-    match run_request(&state, request, headers, transport).await {
+    // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.
+    let outcome = Box::pin(run_request(&state, request, headers, transport)).await;
+    drop(state);
+    match outcome {
         Outcome::Subscribed(mut events) => {
             while let Some(payload) = events.next().await {
                 if out.send(Out::Next(id.clone(), payload)).await.is_err() {

@@ -271,8 +271,11 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
+    // Small buffers instead of tungstenite's 128 KiB read buffer per connection.
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let metrics = state.ctx.metrics.clone();
             metrics.websocket_connections_opened.inc();
