@@ -21,6 +21,9 @@ if [ "${CI:-}" = true ]; then
     export CARGO_INCREMENTAL=0
 fi
 
+# The client-compatibility test runs real Apollo Client and urql (pinned by package-lock.json).
+(cd clients/compat && npm ci --no-audit --no-fund --loglevel=error)
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
