@@ -7,123 +7,44 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use kit::test_client::GqlClient;
-use platform::{Platform, PlatformConfig};
+mod common;
+
+use common::Stack;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-struct Stack {
-    platform: Platform,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
+/// A subgraph's counter or gauge from its `/metrics`.
+async fn metric(base: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
-impl Stack {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = PlatformConfig {
-            router_port: 0,
-            accounts_port: 0,
-            boards_port: 0,
-            chat_port: 0,
-            notifications_port: 0,
-            data_dir: dir.path().to_owned(),
-            ..PlatformConfig::default()
-        };
-        let shutdown = CancellationToken::new();
-        let platform = Platform::start(&config, shutdown.clone())
-            .await
-            .expect("start platform");
-        Self {
-            platform,
-            shutdown,
-            _dir: dir,
+async fn until_metric(base: &str, name: &str, value: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = metric(base, name).await;
+        if now == value {
+            return;
         }
-    }
-
-    fn graphql_url(&self) -> String {
-        format!("{}/graphql", self.platform.urls.router)
-    }
-
-    fn router(&self) -> GqlClient {
-        GqlClient::new(self.graphql_url())
-    }
-
-    /// Signs a user up; returns their id, token and a client carrying the token.
-    async fn sign_up(&self, name: &str) -> (String, String, GqlClient) {
-        let data = self
-            .router()
-            .ok(
-                "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }",
-                json!({"i": {"email": format!("{}@example.com", name.to_lowercase()), "password": "correct horse battery", "name": name}}),
-            )
-            .await;
-        let id = data["signUp"]["user"]["id"].as_str().unwrap().to_owned();
-        let token = data["signUp"]["accessToken"].as_str().unwrap().to_owned();
-        (id, token.clone(), self.router().with_token(token))
-    }
-
-    /// A board owned by `owner` with `member` added.
-    async fn board(&self, owner: &GqlClient, member: &str) -> String {
-        let board = owner
-            .ok(
-                "mutation { createBoard(input: {name: \"Launch\"}) { id } }",
-                json!({}),
-            )
-            .await["createBoard"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        owner
-            .ok(
-                "mutation($b: ID!, $u: ID!) { addBoardMember(boardId: $b, userId: $u) { id } }",
-                json!({"b": board, "u": member}),
-            )
-            .await;
-        board
-    }
-
-    /// A subgraph's counter or gauge from its `/metrics`.
-    async fn metric(&self, base: &str, name: &str) -> f64 {
-        let text = reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-    }
-
-    async fn until_metric(&self, base: &str, name: &str, value: f64) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let now = self.metric(base, name).await;
-            if now == value {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name} stayed {now}, expected {value}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stayed {now}, expected {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
 // ---- the four client transports ---------------------------------------------------------
 
 type Socket =
@@ -349,28 +270,22 @@ async fn all_receive(lives: &mut [(&'static str, Live)], expected: &Value) {
 #[tokio::test]
 async fn task_changed_reaches_every_transport_with_names_from_accounts() {
     let stack = Stack::start().await;
-    let (_, _, ada) = stack.sign_up("Ada").await;
-    let (bob_id, bob_token, _) = stack.sign_up("Bob").await;
-    let board = stack.board(&ada, &bob_id).await;
+    let ada = stack.sign_up("Ada").await;
+    let bob = stack.sign_up("Bob").await;
+    let board = stack.board(&ada, "Launch", &bob).await;
     let boards = stack.platform.urls.boards.clone();
-    let opened = stack
-        .metric(&boards, "platform_websocket_connections_opened_total")
-        .await;
+    let opened = metric(&boards, "platform_websocket_connections_opened_total").await;
     let query = "subscription($b: ID!) { taskChanged(boardId: $b) { kind task { title assignee { name } board { name } } actor { name } } }";
-    let mut lives = Live::all(&stack.graphql_url(), &bob_token, query, json!({"b": board})).await;
+    let mut lives = Live::all(&stack.graphql_url(), &bob.token, query, json!({"b": board})).await;
     // Four clients, one caller, one operation: one upstream connection to boards.
-    stack
-        .until_metric(&boards, "platform_websocket_connections", 1.0)
-        .await;
+    until_metric(&boards, "platform_websocket_connections", 1.0).await;
     assert_eq!(
-        stack
-            .metric(&boards, "platform_websocket_connections_opened_total")
-            .await,
+        metric(&boards, "platform_websocket_connections_opened_total").await,
         opened + 1.0
     );
-    ada.ok(
+    ada.client.ok(
         "mutation($b: ID!, $u: ID) { createTask(input: {boardId: $b, title: \"Fix login\", assigneeId: $u}) { id } }",
-        json!({"b": board, "u": bob_id}),
+        json!({"b": board, "u": bob.id}),
     )
     .await;
     let expected = json!({"data": {"taskChanged": {
@@ -381,23 +296,21 @@ async fn task_changed_reaches_every_transport_with_names_from_accounts() {
     all_receive(&mut lives, &expected).await;
     // Every client leaves: the upstream connection closes.
     drop(lives);
-    stack
-        .until_metric(&boards, "platform_websocket_connections", 0.0)
-        .await;
+    until_metric(&boards, "platform_websocket_connections", 0.0).await;
 }
 
 #[tokio::test]
 async fn message_added_carries_the_authors_name_and_non_members_are_refused() {
     let stack = Stack::start().await;
-    let (_, _, ada) = stack.sign_up("Ada").await;
-    let (bob_id, bob_token, _) = stack.sign_up("Bob").await;
-    let (_, carol_token, _) = stack.sign_up("Carol").await;
-    let board = stack.board(&ada, &bob_id).await;
+    let ada = stack.sign_up("Ada").await;
+    let bob = stack.sign_up("Bob").await;
+    let carol = stack.sign_up("Carol").await;
+    let board = stack.board(&ada, "Launch", &bob).await;
     let room_query = "query($b: ID!) { board(id: $b) { chatRoom { id members { name } } } }";
     let deadline = tokio::time::Instant::now() + WAIT;
     let room = loop {
         // The room appears once chat consumed boards' events: errors until then.
-        let data = ada.post(room_query, json!({"b": board})).await["data"].clone();
+        let data = ada.client.post(room_query, json!({"b": board})).await["data"].clone();
         if data["board"]["chatRoom"]["members"]
             .as_array()
             .map_or(0, Vec::len)
@@ -412,17 +325,15 @@ async fn message_added_carries_the_authors_name_and_non_members_are_refused() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let query = "subscription($r: ID!) { messageAdded(roomId: $r) { body author { name } } }";
-    let mut lives = Live::all(&stack.graphql_url(), &bob_token, query, json!({"r": room})).await;
+    let mut lives = Live::all(&stack.graphql_url(), &bob.token, query, json!({"r": room})).await;
     let chat = stack.platform.urls.chat.clone();
-    stack
-        .until_metric(&chat, "platform_websocket_connections", 1.0)
-        .await;
+    until_metric(&chat, "platform_websocket_connections", 1.0).await;
 
     // Carol is not a member: the subgraph refuses, the router passes the error on and
     // completes her subscription on every transport.
     let mut carol = Live::all(
         &stack.graphql_url(),
-        &carol_token,
+        &carol.token,
         query,
         json!({"r": room}),
     )
@@ -443,41 +354,38 @@ async fn message_added_carries_the_authors_name_and_non_members_are_refused() {
         assert_eq!(live.next().await, None, "{name} completes");
     }
 
-    ada.ok(
-        "mutation($r: ID!) { sendMessage(roomId: $r, body: \"Ship it\") { id } }",
-        json!({"r": room}),
-    )
-    .await;
+    ada.client
+        .ok(
+            "mutation($r: ID!) { sendMessage(roomId: $r, body: \"Ship it\") { id } }",
+            json!({"r": room}),
+        )
+        .await;
     let expected =
         json!({"data": {"messageAdded": {"body": "Ship it", "author": {"name": "Ada"}}}});
     all_receive(&mut lives, &expected).await;
     drop(lives);
     drop(carol);
-    stack
-        .until_metric(&chat, "platform_websocket_connections", 0.0)
-        .await;
+    until_metric(&chat, "platform_websocket_connections", 0.0).await;
 }
 
 #[tokio::test]
 async fn notification_added_carries_task_and_board_from_boards() {
     let stack = Stack::start().await;
-    let (_, _, ada) = stack.sign_up("Ada").await;
-    let (bob_id, bob_token, _) = stack.sign_up("Bob").await;
+    let ada = stack.sign_up("Ada").await;
+    let bob = stack.sign_up("Bob").await;
     let query =
         "subscription { notificationAdded { kind actor { name } task { title } board { name } } }";
-    let mut lives = Live::all(&stack.graphql_url(), &bob_token, query, json!({})).await;
+    let mut lives = Live::all(&stack.graphql_url(), &bob.token, query, json!({})).await;
     let notifications = stack.platform.urls.notifications.clone();
-    stack
-        .until_metric(&notifications, "platform_websocket_connections", 1.0)
-        .await;
-    let board = stack.board(&ada, &bob_id).await;
+    until_metric(&notifications, "platform_websocket_connections", 1.0).await;
+    let board = stack.board(&ada, "Launch", &bob).await;
     let added = json!({"data": {"notificationAdded": {
         "kind": "BOARD_MEMBER_ADDED", "actor": {"name": "Ada"}, "task": null, "board": {"name": "Launch"},
     }}});
     all_receive(&mut lives, &added).await;
-    ada.ok(
+    ada.client.ok(
         "mutation($b: ID!, $u: ID) { createTask(input: {boardId: $b, title: \"Write docs\", assigneeId: $u}) { id } }",
-        json!({"b": board, "u": bob_id}),
+        json!({"b": board, "u": bob.id}),
     )
     .await;
     let assigned = json!({"data": {"notificationAdded": {
@@ -485,9 +393,7 @@ async fn notification_added_carries_task_and_board_from_boards() {
     }}});
     all_receive(&mut lives, &assigned).await;
     drop(lives);
-    stack
-        .until_metric(&notifications, "platform_websocket_connections", 0.0)
-        .await;
+    until_metric(&notifications, "platform_websocket_connections", 0.0).await;
 }
 
 #[tokio::test]
@@ -511,12 +417,11 @@ async fn a_forged_token_is_refused_by_the_router_before_connection_ack() {
     assert_eq!(live.message().await, json!({"closed": 4403}));
     let notifications = stack.platform.urls.notifications.clone();
     assert_eq!(
-        stack
-            .metric(
-                &notifications,
-                "platform_websocket_connections_opened_total"
-            )
-            .await,
+        metric(
+            &notifications,
+            "platform_websocket_connections_opened_total"
+        )
+        .await,
         0.0,
         "nothing reached the subgraph"
     );

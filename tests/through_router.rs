@@ -3,66 +3,11 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::Stack;
 use kit::test_client::{GqlClient, Subscription};
-use platform::{Platform, PlatformConfig};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
-
-struct Stack {
-    platform: Platform,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl Stack {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = PlatformConfig {
-            router_port: 0,
-            accounts_port: 0,
-            boards_port: 0,
-            chat_port: 0,
-            notifications_port: 0,
-            data_dir: dir.path().to_owned(),
-            ..PlatformConfig::default()
-        };
-        let shutdown = CancellationToken::new();
-        let platform = Platform::start(&config, shutdown.clone())
-            .await
-            .expect("start platform");
-        Self {
-            platform,
-            shutdown,
-            _dir: dir,
-        }
-    }
-
-    fn router(&self) -> GqlClient {
-        GqlClient::new(format!("{}/graphql", self.platform.urls.router))
-    }
-
-    async fn sign_up(&self, name: &str) -> (String, GqlClient) {
-        let data = self
-            .router()
-            .ok(
-                "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }",
-                json!({"i": {"email": format!("{}@example.com", name.to_lowercase()), "password": "correct horse battery", "name": name}}),
-            )
-            .await;
-        let id = data["signUp"]["user"]["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        let token = data["signUp"]["accessToken"].as_str().expect("token");
-        (id, self.router().with_token(token))
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
 
 async fn wait_for_notifications(client: &GqlClient, count: usize) -> Value {
     let query = "{ me { unreadNotificationCount notifications { edges { node { kind text actor { name } task { title } board { name } message { body } } } } } }";
@@ -87,29 +32,18 @@ async fn wait_for_notifications(client: &GqlClient, count: usize) -> Value {
 #[tokio::test]
 async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
     let stack = Stack::start().await;
-    let (_ada_id, ada) = stack.sign_up("Ada").await;
-    let (bob_id, bob) = stack.sign_up("Bob").await;
-    let bob_token = bob.token.clone().expect("token");
+    let ada_user = stack.sign_up("Ada").await;
+    let bob_user = stack.sign_up("Bob").await;
+    let (ada, bob, bob_id) = (&ada_user.client, &bob_user.client, &bob_user.id);
     // Subscribed through the router, like every client.
     let mut live = Subscription::start(
         &stack.platform.urls.router,
-        &bob_token,
+        &bob_user.token,
         "subscription { notificationAdded { kind text } }",
     )
     .await;
 
-    let board = ada
-        .ok(
-            "mutation { createBoard(input: {name: \"Launch\"}) { id } }",
-            json!({}),
-        )
-        .await["createBoard"]["id"]
-        .clone();
-    ada.ok(
-        "mutation($b: ID!, $u: ID!) { addBoardMember(boardId: $b, userId: $u) { id } }",
-        json!({"b": board, "u": bob_id}),
-    )
-    .await;
+    let board = stack.board(&ada_user, "Launch", &bob_user).await;
     ada.ok(
         "mutation($b: ID!, $u: ID) { createTask(input: {boardId: $b, title: \"Fix login\", assigneeId: $u}) { id } }",
         json!({"b": board, "u": bob_id}),
@@ -142,7 +76,7 @@ async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
     );
     assert_eq!(sent["sendMessage"]["mentions"], json!([{"name": "Bob"}]));
 
-    let inbox = wait_for_notifications(&bob, 3).await;
+    let inbox = wait_for_notifications(bob, 3).await;
     assert_eq!(inbox["unreadNotificationCount"], 3);
     let nodes: Vec<Value> = inbox["notifications"]["edges"]
         .as_array()
@@ -190,7 +124,7 @@ async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
         ["BOARD_MEMBER_ADDED", "MENTIONED", "TASK_ASSIGNED"]
     );
     assert_eq!(
-        wait_for_notifications(&ada, 0).await["unreadNotificationCount"],
+        wait_for_notifications(ada, 0).await["unreadNotificationCount"],
         0,
         "the actor is not notified"
     );
@@ -199,7 +133,7 @@ async fn board_and_chat_activity_reaches_the_inbox_through_the_router() {
 #[tokio::test]
 async fn one_query_crosses_accounts_boards_and_chat() {
     let stack = Stack::start().await;
-    let (_, ada) = stack.sign_up("Ada").await;
+    let ada = stack.sign_up("Ada").await.client;
     ada.ok(
         "mutation { createBoard(input: {name: \"Roadmap\"}) { id } }",
         json!({}),

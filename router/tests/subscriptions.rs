@@ -337,6 +337,15 @@ impl Federation {
         }
     }
 
+    /// A `graphql-transport-ws` client of the allowed caller subscribed to every review
+    /// (operation id "1"), once the subgraph has the stream open.
+    async fn subscribed(&self) -> Client {
+        let mut client = Client::init(&self.ws_url, "Bearer good").await;
+        client.subscribe("1", SUBSCRIPTION, json!({})).await;
+        self.until_active(1).await;
+        client
+    }
+
     fn hub_running(&self) -> usize {
         self.app.current.load().subscriptions.running()
     }
@@ -489,9 +498,7 @@ async fn a_subscription_is_planned_as_a_primary_fetch_and_the_rest_per_event() {
 #[tokio::test]
 async fn graphql_transport_ws_delivers_events_completed_across_subgraphs() {
     let fed = Federation::start().await;
-    let mut client = Client::init(&fed.ws_url, "Bearer good").await;
-    client.subscribe("1", SUBSCRIPTION, json!({})).await;
-    fed.until_active(1).await;
+    let mut client = fed.subscribed().await;
     fed.live.publish("10", "Great table", "1", "1");
     let first = client.recv().await;
     assert_eq!(first["type"], "next");
@@ -858,9 +865,7 @@ async fn sse_and_multipart_clients_that_disconnect_release_the_upstream() {
 #[tokio::test]
 async fn a_dropped_upstream_is_reconnected_and_the_client_told_about_the_gap() {
     let fed = Federation::start().await;
-    let mut client = Client::init(&fed.ws_url, "Bearer good").await;
-    client.subscribe("1", SUBSCRIPTION, json!({})).await;
-    fed.until_active(1).await;
+    let mut client = fed.subscribed().await;
     fed.proxy.cut();
     let notice = client.recv().await;
     assert_eq!(notice["type"], "next", "{notice}");
@@ -880,9 +885,7 @@ async fn a_dropped_upstream_is_reconnected_and_the_client_told_about_the_gap() {
 #[tokio::test]
 async fn an_upstream_that_stays_down_ends_the_subscription_with_an_error() {
     let fed = Federation::start().await;
-    let mut client = Client::init(&fed.ws_url, "Bearer good").await;
-    client.subscribe("1", SUBSCRIPTION, json!({})).await;
-    fed.until_active(1).await;
+    let mut client = fed.subscribed().await;
     fed.proxy.refuse(true);
     fed.proxy.cut();
     let error = client.recv().await;
@@ -901,9 +904,7 @@ async fn an_upstream_that_stays_down_ends_the_subscription_with_an_error() {
 #[tokio::test]
 async fn a_supergraph_reload_does_not_end_open_subscriptions() {
     let fed = Federation::start().await;
-    let mut client = Client::init(&fed.ws_url, "Bearer good").await;
-    client.subscribe("1", SUBSCRIPTION, json!({})).await;
-    fed.until_active(1).await;
+    let mut client = fed.subscribed().await;
     let current = fed.app.current.load_full();
     let reloaded = RouterState::new(
         &fed.supergraph,

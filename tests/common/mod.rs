@@ -1,0 +1,107 @@
+//! The whole platform in this process on free ports, for the end-to-end tests.
+#![allow(dead_code)]
+
+use kit::test_client::GqlClient;
+use platform::{Platform, PlatformConfig};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// A running platform; stopped when dropped.
+pub struct Stack {
+    pub platform: Platform,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed-up user.
+pub struct User {
+    pub id: String,
+    pub token: String,
+    /// A router client sending the user's token.
+    pub client: GqlClient,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = PlatformConfig {
+            router_port: 0,
+            accounts_port: 0,
+            boards_port: 0,
+            chat_port: 0,
+            notifications_port: 0,
+            data_dir: dir.path().to_owned(),
+            ..PlatformConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let platform = Platform::start(&config, shutdown.clone())
+            .await
+            .expect("start platform");
+        Self {
+            platform,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    /// The router's `/graphql` URL.
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.platform.urls.router)
+    }
+
+    /// An anonymous router client.
+    pub fn router(&self) -> GqlClient {
+        GqlClient::new(self.graphql_url())
+    }
+
+    pub async fn sign_up(&self, name: &str) -> User {
+        let data = self
+            .router()
+            .ok(
+                "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }",
+                json!({"i": {"email": format!("{}@example.com", name.to_lowercase()), "password": "correct horse battery", "name": name}}),
+            )
+            .await;
+        let id = data["signUp"]["user"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let token = data["signUp"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        User {
+            id,
+            client: self.router().with_token(token.clone()),
+            token,
+        }
+    }
+
+    /// A board named `name` created by `owner`, with `member` added.
+    pub async fn board(&self, owner: &User, name: &str, member: &User) -> String {
+        let board = owner
+            .client
+            .ok(
+                "mutation($n: String!) { createBoard(input: {name: $n}) { id } }",
+                json!({"n": name}),
+            )
+            .await["createBoard"]["id"]
+            .as_str()
+            .expect("board id")
+            .to_owned();
+        owner
+            .client
+            .ok(
+                "mutation($b: ID!, $u: ID!) { addBoardMember(boardId: $b, userId: $u) { id } }",
+                json!({"b": board, "u": member.id}),
+            )
+            .await;
+        board
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
