@@ -37,6 +37,9 @@ pub struct ServeConfig {
     /// Per-subgraph timeouts: `[subgraph_timeouts]` with `inventory = "500ms"`.
     #[serde(default, deserialize_with = "crate::flags::de_durations")]
     pub subgraph_timeouts: HashMap<String, Duration>,
+    /// `[jwt]` with `jwks_url`, `issuer`, `audience`: verify tokens at the router.
+    #[serde(default)]
+    pub jwt: Option<crate::JwtConfig>,
     pub subgraphs: Vec<SubgraphSource>,
 }
 
@@ -133,7 +136,9 @@ pub async fn serve_composed(
     let state =
         RouterState::new(&supergraph, client, execution.clone()).map_err(|e| e.to_string())?;
     let state = Arc::new(
-        AppState::new(state, config.forward_headers.clone()).with_shutdown(shutdown.clone()),
+        AppState::new(state, config.forward_headers.clone())
+            .with_verifier(config.jwt.as_ref().map(crate::JwtConfig::verifier))
+            .with_shutdown(shutdown.clone()),
     );
     if config.poll_interval_secs > 0 {
         tokio::spawn(poll(

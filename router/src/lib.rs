@@ -46,7 +46,8 @@ pub struct Config {
 }
 
 /// Where the router gets the keys that sign access tokens, and what they must claim.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     pub jwks_url: String,
     pub issuer: String,

@@ -106,6 +106,19 @@ fn execution_settings(
     base
 }
 
+/// The three JWT flags (clap requires issuer and audience with the URL).
+fn jwt_config(
+    jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+) -> Option<router::JwtConfig> {
+    Some(router::JwtConfig {
+        jwks_url: jwks_url?,
+        issuer: issuer?,
+        audience: audience?,
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -123,9 +136,16 @@ async fn main() -> anyhow::Result<()> {
             subgraph_timeout_ms,
             subgraph_timeouts,
             override_labels,
+            jwks_url,
+            jwt_issuer,
+            jwt_audience,
             ..
         } => {
-            let config = router::composed::ServeConfig::load(&file).map_err(anyhow::Error::msg)?;
+            let mut config =
+                router::composed::ServeConfig::load(&file).map_err(anyhow::Error::msg)?;
+            if let Some(jwt) = jwt_config(jwks_url, jwt_issuer, jwt_audience) {
+                config.jwt = Some(jwt);
+            }
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
@@ -163,14 +183,7 @@ async fn main() -> anyhow::Result<()> {
             let mut config = router::Config::new(supergraph);
             config.listen = listen;
             config.forward_headers = forward_headers;
-            config.jwt = match (jwks_url, jwt_issuer, jwt_audience) {
-                (Some(jwks_url), Some(issuer), Some(audience)) => Some(router::JwtConfig {
-                    jwks_url,
-                    issuer,
-                    audience,
-                }),
-                _ => None,
-            };
+            config.jwt = jwt_config(jwks_url, jwt_issuer, jwt_audience);
             config.execution = execution_settings(
                 config.execution,
                 subgraph_timeout_ms,

@@ -76,6 +76,7 @@ async fn recomposes_on_change_and_keeps_the_last_good_supergraph() {
         override_labels: Vec::new(),
         subgraph_timeout: None,
         subgraph_timeouts: Default::default(),
+        jwt: None,
         subgraphs: vec![SubgraphSource {
             name: "greetings".into(),
             url,
@@ -119,6 +120,7 @@ async fn a_subgraph_that_never_answers_fails_the_start_clearly() {
         override_labels: Vec::new(),
         subgraph_timeout: None,
         subgraph_timeouts: Default::default(),
+        jwt: None,
         subgraphs: vec![SubgraphSource {
             name: "gone".into(),
             url: "http://127.0.0.1:9/graphql".into(),
@@ -185,4 +187,69 @@ fn config_files_set_timeouts_and_override_labels() {
         err.contains("subgraph_timeouts.a") && err.contains("\"soon\""),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_jwt_table_makes_the_router_verify_tokens() {
+    let signer = auth::TokenSigner::ephemeral("issuer", "audience");
+    let jwks = serde_json::to_value(signer.jwks()).expect("jwks");
+    let keys = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    let keys_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url = format!(
+        "http://{}/.well-known/jwks.json",
+        keys_listener.local_addr().expect("addr")
+    );
+    tokio::spawn(async move { axum::serve(keys_listener, keys).await });
+    let url = sdl_server(Arc::new(Mutex::new(format!(
+        "{LINK}\ntype Query {{ hello: String }}"
+    ))))
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    std::fs::write(
+        &path,
+        format!("[jwt]\njwks_url = \"{jwks_url}\"\nissuer = \"issuer\"\naudience = \"audience\"\n[[subgraphs]]\nname = \"greetings\"\nurl = \"{url}\"\n"),
+    )
+    .expect("write");
+    let config = ServeConfig::load(&path).expect("a [jwt] table is valid");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let router = format!("http://{}/graphql", listener.local_addr().expect("addr"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(serve_composed(
+        config,
+        Default::default(),
+        listener,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+    eventually(&router, &["hello"]).await;
+    let ask = |token: String| {
+        let router = router.clone();
+        async move {
+            reqwest::Client::new()
+                .post(&router)
+                .bearer_auth(token)
+                .json(&json!({"query": "{ __typename }"}))
+                .send()
+                .await
+                .expect("router answers")
+        }
+    };
+    let forged = ask("not.a.token".into()).await;
+    assert_eq!(forged.status(), 401);
+    let body: Value = forged.json().await.expect("json");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let (token, _) = signer
+        .sign("user-1", chrono::Duration::minutes(5))
+        .expect("sign");
+    let valid = ask(token).await;
+    assert_eq!(valid.status(), 200);
+    shutdown.cancel();
 }
