@@ -1,6 +1,7 @@
 //! The client libraries frontends use, unchanged, against the router: Apollo Client (graphql-ws
 //! link and multipart HTTP) and urql (graphql-ws exchange and fetch with SSE), run by Node from
-//! `clients/compat` (dependencies pinned by its package-lock.json).
+//! `clients/compat` (dependencies pinned by its package-lock.json), plus the graphql-sse
+//! reference client.
 
 use std::path::Path;
 use std::process::Command;
@@ -55,6 +56,7 @@ async fn apollo_client_and_urql_subscribe_through_the_router_unchanged() {
         "apollo-client multipart",
         "urql graphql-ws",
         "urql fetch (sse)",
+        "graphql-sse",
     ] {
         assert!(
             stdout.contains(&format!("ok   {client}: ")),

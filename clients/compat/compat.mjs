@@ -1,6 +1,6 @@
 // Real client setups against the router, unchanged from how frontends configure them:
 // Apollo Client over graphql-ws and over HTTP multipart, urql over graphql-ws and over
-// fetch (SSE). Each subscribes to `taskChanged`; then a task is created and every client
+// fetch (SSE), and the graphql-sse reference client (distinct connections mode). Each subscribes to `taskChanged`; then a task is created and every client
 // must receive it with the actor's name completed from accounts.
 //
 // Input (environment): ROUTER_URL (http://…/graphql), SUBSCRIBER_TOKEN, ACTOR_TOKEN, BOARD_ID.
@@ -9,6 +9,7 @@
 import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { Client, fetchExchange, subscriptionExchange } from "@urql/core";
+import { createClient as createSseClient } from "graphql-sse";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
@@ -92,6 +93,13 @@ const urqlFetch = new Client({
   fetchOptions: { headers: { authorization: AUTH } },
 });
 
+// The GraphQL over SSE reference client, distinct connections mode.
+const sse = createSseClient({
+  url: ROUTER_URL,
+  singleConnection: false,
+  headers: { authorization: AUTH },
+});
+
 const variables = { b: BOARD_ID };
 const apollo = (client) => (observer) =>
   client.subscribe({ query: gql(SUBSCRIPTION), variables }).subscribe(observer);
@@ -105,6 +113,13 @@ const waiting = [
   waitForTask("apollo-client multipart", apollo(apolloHttp)),
   waitForTask("urql graphql-ws", urql(urqlWs)),
   waitForTask("urql fetch (sse)", urql(urqlFetch)),
+  waitForTask("graphql-sse", (observer) =>
+    sse.subscribe({ query: SUBSCRIPTION, variables }, {
+      next: (result) => observer.next(result),
+      error: (error) => observer.error(error),
+      complete: () => {},
+    }),
+  ),
 ];
 
 // A plain query through Apollo Client's default Accept negotiation.
