@@ -1,7 +1,10 @@
 //! Multiple, compound and non-resolvable keys: the key must be one the next subgraph resolves.
 
 mod common;
-use common::plan;
+use common::subgraphs::mock;
+use common::{fixture, plan, post, router_app, with_urls};
+use serde_json::json;
+use std::time::Duration;
 
 #[test]
 fn picks_the_key_the_target_subgraph_declares() {
@@ -88,4 +91,86 @@ fn non_resolvable_key_is_still_used_to_leave_the_subgraph() {
 #[test]
 fn non_resolvable_key_cannot_be_entered() {
     insta::assert_snapshot!(plan("multiple_keys", "{ me { reviewCount } }"), @r#"error[QUERY_PLANNING_FAILED]: cannot reach User.reviewCount in subgraph `reviews` from `accounts`: User has no resolvable @key in `reviews`"#);
+}
+
+#[tokio::test]
+async fn each_subgraph_gets_the_key_it_resolves() {
+    let reviews = mock(|_| {
+        json!({ "data": { "latestReview": {
+            "body": "Great", "author": { "__typename": "User", "id": "1" } } } })
+    })
+    .await;
+    let accounts =
+        mock(|_| json!({ "data": { "_entities": [{ "email": "ada@example.com" }] } })).await;
+    let billing = mock(|_| json!({ "data": { "_entities": [{ "plan": "pro" }] } })).await;
+    let sdl = with_urls(
+        &fixture("multiple_keys"),
+        &[
+            ("reviews", &reviews.url),
+            ("accounts", &accounts.url),
+            ("billing", &billing.url),
+        ],
+    );
+    let app = router_app(&sdl, Duration::from_secs(2));
+    let query = "{ latestReview { body author { plan } } }";
+    let (_, _, body) = post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(
+        body,
+        json!({ "data": { "latestReview": { "body": "Great", "author": { "plan": "pro" } } } })
+    );
+    // reviews knows the user by `id`, billing only by `email`: accounts turns one into the
+    // other, and each subgraph sees only the key it declares.
+    assert_eq!(reviews.count(), 1);
+    let accounts_requests = accounts.requests();
+    assert_eq!(accounts_requests.len(), 1);
+    assert_eq!(
+        accounts_requests[0]["variables"]["representations"],
+        json!([{ "__typename": "User", "id": "1" }])
+    );
+    assert_eq!(
+        accounts.queries(),
+        ["query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { email } } }"]
+    );
+    let billing_requests = billing.requests();
+    assert_eq!(billing_requests.len(), 1);
+    assert_eq!(
+        billing_requests[0]["variables"]["representations"],
+        json!([{ "__typename": "User", "email": "ada@example.com" }])
+    );
+}
+
+#[tokio::test]
+async fn the_root_subgraph_sends_the_one_key_of_its_several_that_billing_declares() {
+    let accounts = mock(|_| {
+        json!({ "data": { "me": {
+            "name": "Ada", "__typename": "User", "email": "ada@example.com" } } })
+    })
+    .await;
+    let billing = mock(|_| json!({ "data": { "_entities": [{ "plan": "free" }] } })).await;
+    let reviews = mock(|_| json!({ "data": {} })).await;
+    let sdl = with_urls(
+        &fixture("multiple_keys"),
+        &[
+            ("reviews", &reviews.url),
+            ("accounts", &accounts.url),
+            ("billing", &billing.url),
+        ],
+    );
+    let app = router_app(&sdl, Duration::from_secs(2));
+    let (_, _, body) = post(&app, json!({ "query": "{ me { name plan } }" }), &[]).await;
+    assert_eq!(
+        body,
+        json!({ "data": { "me": { "name": "Ada", "plan": "free" } } })
+    );
+    assert_eq!(
+        accounts.queries(),
+        ["query { me { name __typename email } }"]
+    );
+    let billing_requests = billing.requests();
+    assert_eq!(billing_requests.len(), 1);
+    assert_eq!(
+        billing_requests[0]["variables"]["representations"],
+        json!([{ "__typename": "User", "email": "ada@example.com" }])
+    );
+    assert_eq!(reviews.count(), 0);
 }

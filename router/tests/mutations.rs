@@ -1,7 +1,10 @@
 //! Mutations: root fields run in order; consecutive fields of one subgraph share a fetch.
 
 mod common;
-use common::plan;
+use common::subgraphs::{mock_timed, Timeline};
+use common::{fixture, plan, post, router_app, with_urls};
+use serde_json::json;
+use std::time::Duration;
 
 #[test]
 fn root_mutation_fields_run_in_sequence_across_subgraphs() {
@@ -39,4 +42,74 @@ fn consecutive_fields_of_one_subgraph_share_a_fetch() {
           },
         }
     "#);
+}
+
+#[tokio::test]
+async fn root_mutation_fields_execute_one_after_another_in_document_order() {
+    let timeline = Timeline::default();
+    // accounts holds every request, so a fetch started in parallel would begin before the
+    // previous one ends.
+    let accounts = mock_timed(
+        "accounts",
+        Duration::from_millis(150),
+        timeline.clone(),
+        |body| {
+            let query = body["query"].as_str().unwrap();
+            if query.contains("signUp") {
+                json!({ "data": { "z": { "id": "u1" } } })
+            } else if query.contains("_entities") {
+                json!({ "data": { "_entities": [{ "name": "Ada" }] } })
+            } else {
+                json!({ "data": { "a": { "name": "Zed" } } })
+            }
+        },
+    )
+    .await;
+    let reviews = mock_timed("reviews", Duration::ZERO, timeline.clone(), |_| {
+        json!({ "data": { "postReview": {
+            "body": "y", "author": { "__typename": "User", "id": "u1" } } } })
+    })
+    .await;
+    let sdl = with_urls(
+        &fixture("mutations"),
+        &[("accounts", &accounts.url), ("reviews", &reviews.url)],
+    );
+    let app = router_app(&sdl, Duration::from_secs(5));
+    // Aliases whose alphabetical order differs from the document order.
+    let mutation = r#"mutation { z: signUp(name: "x") { id } postReview(body: "y") { body author { name } } a: rename(name: "Zed") { name } }"#;
+    let (_, _, body) = post(&app, json!({ "query": mutation }), &[]).await;
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "z": { "id": "u1" },
+            "postReview": { "body": "y", "author": { "name": "Ada" } },
+            "a": { "name": "Zed" } } })
+    );
+    let keys: Vec<&String> = body["data"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["z", "postReview", "a"]);
+    assert_eq!(
+        *timeline.lock(),
+        [
+            "accounts start",
+            "accounts end",
+            "reviews start",
+            "reviews end",
+            "accounts start",
+            "accounts end",
+            "accounts start",
+            "accounts end",
+        ]
+    );
+    assert_eq!(
+        accounts.queries(),
+        [
+            r#"mutation { z: signUp(name: "x") { id } }"#,
+            "query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { name } } }",
+            r#"mutation { a: rename(name: "Zed") { name } }"#,
+        ]
+    );
+    assert_eq!(
+        reviews.queries(),
+        [r#"mutation { postReview(body: "y") { body author { __typename id } } }"#]
+    );
 }

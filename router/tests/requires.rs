@@ -1,7 +1,10 @@
 //! @requires: required fields are fetched first and sent in the representations.
 
 mod common;
-use common::{plan, plan_with};
+use common::subgraphs::mock;
+use common::{fixture, plan, plan_with, post, router_app, with_urls};
+use serde_json::json;
+use std::time::Duration;
 
 #[test]
 fn requires_fields_of_the_parent_subgraph() {
@@ -91,4 +94,53 @@ fn requires_satisfied_by_the_parent_fetch_joins_the_plain_entity_fetch() {
           },
         }
     "#);
+}
+
+#[tokio::test]
+async fn fields_required_from_two_subgraphs_reach_the_third_with_the_variable() {
+    let products = mock(|_| {
+        json!({ "data": { "products": [
+            { "name": "Lamp", "__typename": "Product", "id": "p1", "price": 30 } ] } })
+    })
+    .await;
+    let inventory = mock(
+        |_| json!({ "data": { "_entities": [{ "dimensions": { "size": 2, "weight": 4 } }] } }),
+    )
+    .await;
+    let shipping = mock(|_| json!({ "data": { "_entities": [{ "delivery": "2 days" }] } })).await;
+    let sdl = with_urls(
+        &fixture("requires"),
+        &[
+            ("products", &products.url),
+            ("inventory", &inventory.url),
+            ("shipping", &shipping.url),
+        ],
+    );
+    let app = router_app(&sdl, Duration::from_secs(2));
+    let query = r#"query($zip: String!) { products { name delivery(zip: $zip) } }"#;
+    let request = json!({ "query": query, "variables": { "zip": "10115" } });
+    let (_, _, body) = post(&app, request, &[]).await;
+    // The required price and dimensions do not leak into the response.
+    assert_eq!(
+        body,
+        json!({ "data": { "products": [{ "name": "Lamp", "delivery": "2 days" }] } })
+    );
+    assert_eq!(
+        inventory.requests()[0]["variables"]["representations"],
+        json!([{ "__typename": "Product", "id": "p1" }])
+    );
+    let shipping_requests = shipping.requests();
+    assert_eq!(shipping_requests.len(), 1);
+    assert_eq!(
+        shipping_requests[0]["query"],
+        "query($representations: [_Any!]!, $zip: String!) { _entities(representations: $representations) { ... on Product { delivery(zip: $zip) } } }"
+    );
+    assert_eq!(
+        shipping_requests[0]["variables"],
+        json!({
+            "representations": [{ "__typename": "Product", "id": "p1",
+                "dimensions": { "size": 2, "weight": 4 }, "price": 30 }],
+            "zip": "10115" })
+    );
+    assert_eq!(products.count(), 1);
 }

@@ -1,7 +1,10 @@
 //! Supergraph parsing and API schema derivation.
 
 mod common;
-use common::{plan, supergraph};
+use common::subgraphs::mock;
+use common::{fixture, plan, post, router_app, supergraph, with_urls};
+use serde_json::json;
+use std::time::Duration;
 
 #[test]
 fn join_machinery_is_not_in_the_api_schema() {
@@ -95,4 +98,75 @@ fn not_a_supergraph_is_rejected_with_a_code() {
     assert_eq!(err.code(), "SUPERGRAPH_NOT_FEDERATED");
     let err = router::supergraph::Supergraph::parse("type Query { a: Nope }").unwrap_err();
     assert_eq!(err.code(), "SUPERGRAPH_INVALID_SCHEMA");
+}
+
+#[tokio::test]
+async fn inaccessible_elements_are_rejected_over_http_and_never_reach_a_subgraph() {
+    let accounts = mock(|_| json!({ "data": { "me": { "name": "Ada" } } })).await;
+    let sdl = with_urls(&fixture("inaccessible"), &[("accounts", &accounts.url)]);
+    let app = router_app(&sdl, Duration::from_secs(2));
+    let accept = [("accept", "application/graphql-response+json")];
+    for query in [
+        "{ me { passwordHash } }",
+        "{ secret { value } }",
+        r#"{ me { avatar(size: 1, format: "png") } }"#,
+        "{ me { ... on Secret { value } } }",
+    ] {
+        let (status, _, body) = post(&app, json!({ "query": query }), &accept).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{query}: {body}"
+        );
+        assert!(body.get("data").is_none(), "{query}: {body}");
+    }
+    assert_eq!(accounts.count(), 0);
+    // The same subgraph is reachable: accessible fields go through.
+    let (status, _, body) = post(&app, json!({ "query": "{ me { name } }" }), &accept).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({ "data": { "me": { "name": "Ada" } } }));
+    assert_eq!(accounts.queries(), ["query { me { name } }"]);
+}
+
+#[tokio::test]
+async fn a_federation_1_supergraph_executes_across_subgraphs() {
+    let products = mock(|_| {
+        json!({ "data": { "topProducts": [
+            { "name": "Table", "__typename": "Product", "upc": "1" },
+            { "name": "Couch", "__typename": "Product", "upc": "2" } ] } })
+    })
+    .await;
+    let reviews = mock(|_| {
+        json!({ "data": { "_entities": [
+            { "reviews": [{ "body": "Love it!" }, { "body": "Wobbly." }] },
+            { "reviews": [] } ] } })
+    })
+    .await;
+    let sdl = with_urls(
+        &fixture("fed1"),
+        &[("products", &products.url), ("reviews", &reviews.url)],
+    );
+    assert!(sdl.contains(&products.url) && sdl.contains(&reviews.url));
+    let app = router_app(&sdl, Duration::from_secs(2));
+    let query = "{ topProducts { name reviews { body } } }";
+    let (status, _, body) = post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({ "data": { "topProducts": [
+            { "name": "Table", "reviews": [{ "body": "Love it!" }, { "body": "Wobbly." }] },
+            { "name": "Couch", "reviews": [] } ] } })
+    );
+    assert_eq!(
+        products.queries(),
+        ["query { topProducts { name __typename upc } }"]
+    );
+    assert_eq!(
+        reviews.queries(),
+        ["query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { reviews { body } } } }"]
+    );
+    assert_eq!(
+        reviews.requests()[0]["variables"]["representations"],
+        json!([{ "__typename": "Product", "upc": "1" }, { "__typename": "Product", "upc": "2" }])
+    );
 }

@@ -87,15 +87,23 @@ impl Demo {
     }
 }
 
-/// Replaces the URL of each named subgraph in a supergraph SDL.
+/// Replaces the URL of each named subgraph in a supergraph SDL (Federation 2's
+/// `@join__graph(name: "a", url: "..")` and Federation 1's comma-less form alike).
 pub fn with_urls(sdl: &str, urls: &[(&str, &str)]) -> String {
     sdl.lines()
         .map(|line| {
             for (name, url) in urls {
-                let marker = format!("@join__graph(name: \"{name}\", url: \"");
-                if let Some(start) = line.find(&marker) {
-                    return format!("{}{marker}{url}\")", &line[..start]);
-                }
+                let marker = format!("@join__graph(name: \"{name}\"");
+                let Some(start) = line.find(&marker) else {
+                    continue;
+                };
+                let url_start = start
+                    + line[start..]
+                        .find("url: \"")
+                        .expect("@join__graph has a url")
+                    + "url: \"".len();
+                let url_end = url_start + line[url_start..].find('"').expect("url is closed");
+                return format!("{}{url}{}", &line[..url_start], &line[url_end..]);
             }
             line.to_owned()
         })

@@ -110,6 +110,75 @@ pub async fn spawn_mock(app: axum::Router) -> String {
     url
 }
 
+/// A canned mock subgraph that records every request body it receives.
+#[derive(Clone)]
+pub struct Mock {
+    pub url: String,
+    log: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Mock {
+    /// Request bodies in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        self.log.lock().clone()
+    }
+
+    /// The `query` text of each request, in arrival order.
+    pub fn queries(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .iter()
+            .map(|body| body["query"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.log.lock().len()
+    }
+}
+
+/// Where mocks sharing one timeline note `"<name> start"` and `"<name> end"` of each request.
+pub type Timeline = Arc<Mutex<Vec<String>>>;
+
+/// Starts a [`Mock`] answering each request body with `answer(body)`.
+pub async fn mock(answer: impl Fn(&Value) -> Value + Send + Sync + 'static) -> Mock {
+    mock_timed("", Duration::ZERO, Timeline::default(), answer).await
+}
+
+/// Like [`mock`], holding each request `delay` before answering and noting its start and end
+/// on `timeline` under `name`.
+pub async fn mock_timed(
+    name: &str,
+    delay: Duration,
+    timeline: Timeline,
+    answer: impl Fn(&Value) -> Value + Send + Sync + 'static,
+) -> Mock {
+    let log: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let answer = Arc::new(answer);
+    let (recorder, name) = (log.clone(), name.to_owned());
+    let app = axum::Router::new().route(
+        "/graphql",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let (log, answer, timeline) = (recorder.clone(), answer.clone(), timeline.clone());
+            let name = name.clone();
+            async move {
+                timeline.lock().push(format!("{name} start"));
+                log.lock().push(body.clone());
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                let response = answer(&body);
+                timeline.lock().push(format!("{name} end"));
+                axum::Json(response)
+            }
+        }),
+    );
+    Mock {
+        url: spawn_mock(app).await,
+        log,
+    }
+}
+
 /// A server that accepts connections and drops them without answering.
 pub async fn spawn_dropping() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
