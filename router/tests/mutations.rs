@@ -1,7 +1,7 @@
 //! Mutations: root fields run in order; consecutive fields of one subgraph share a fetch.
 
 mod common;
-use common::subgraphs::{mock_timed, Timeline};
+use common::subgraphs::{mock, mock_timed, Timeline};
 use common::{fixture, plan, post, router_app, with_urls};
 use serde_json::json;
 use std::time::Duration;
@@ -112,4 +112,30 @@ async fn root_mutation_fields_execute_one_after_another_in_document_order() {
         reviews.queries(),
         [r#"mutation { postReview(body: "y") { body author { __typename id } } }"#]
     );
+}
+
+#[tokio::test]
+async fn identical_concurrent_mutations_are_never_coalesced() {
+    let accounts = mock_timed(
+        "accounts",
+        Duration::from_millis(150),
+        Timeline::default(),
+        |_| json!({ "data": { "a": { "name": "Zed" } } }),
+    )
+    .await;
+    let reviews = mock(|_| json!({ "data": {} })).await;
+    let sdl = with_urls(
+        &fixture("mutations"),
+        &[("accounts", &accounts.url), ("reviews", &reviews.url)],
+    );
+    let app = router_app(&sdl, Duration::from_secs(5));
+    let mutation = json!({ "query": r#"mutation { a: rename(name: "Zed") { name } }"# });
+    // Same body and headers, in flight together: a read would be shared, a write must not.
+    let (first, second) = tokio::join!(
+        post(&app, mutation.clone(), &[("authorization", "Bearer same")]),
+        post(&app, mutation.clone(), &[("authorization", "Bearer same")]),
+    );
+    assert_eq!(first.2, json!({ "data": { "a": { "name": "Zed" } } }));
+    assert_eq!(second.2, first.2);
+    assert_eq!(accounts.count(), 2, "each mutation reached the subgraph");
 }

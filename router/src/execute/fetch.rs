@@ -85,16 +85,21 @@ impl SubgraphClient {
         }
     }
 
-    /// Sends `request`, or joins an identical request already in flight.
+    /// Sends `request`, or, when `coalesce` is set, joins an identical request already in
+    /// flight. Only reads may coalesce: two identical mutations are two writes.
     ///
-    /// The request runs on its own task, so it completes (within its timeout) and leaves the
-    /// in-flight table even when every caller waiting for it has gone away.
+    /// A coalesced request runs on its own task, so it completes (within its timeout) and
+    /// leaves the in-flight table even when every caller waiting for it has gone away.
     pub async fn fetch(
         &self,
         service: &str,
         request: SubgraphRequest,
         timeout: Duration,
+        coalesce: bool,
     ) -> Outcome {
+        if !coalesce {
+            return send(self.http.clone(), service.to_owned(), request, timeout).await;
+        }
         let shared = {
             let mut in_flight = self.in_flight.lock();
             match in_flight.get(&request) {

@@ -7,6 +7,7 @@ pub mod fetch;
 
 use crate::plan::{FetchNode, PathSegment, PlanNode};
 use crate::supergraph::Supergraph;
+use apollo_compiler::ast::OperationType;
 use bytes::Bytes;
 use entities::{collect, get_mut, merge, ResponsePath};
 use fetch::{FetchError, SubgraphClient, SubgraphRequest, SubgraphResponse};
@@ -233,7 +234,10 @@ async fn send(
         .get(&service.name)
         .copied()
         .unwrap_or(ctx.default_timeout);
-    ctx.client.fetch(&service.name, request, timeout).await
+    let coalesce = fetch.operation_kind == OperationType::Query;
+    ctx.client
+        .fetch(&service.name, request, timeout, coalesce)
+        .await
 }
 
 fn used_variables(
