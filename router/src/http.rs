@@ -5,7 +5,9 @@
 mod stream;
 mod ws;
 
-use crate::service::{run_request, GraphQLRequest, Outcome, Refusal, RouterState, Transport};
+use crate::service::{
+    result_body, run_request, GraphQLRequest, Outcome, Refusal, RouterState, Transport,
+};
 use arc_swap::ArcSwap;
 use auth::{AuthError, TokenVerifier};
 use axum::body::Bytes;
@@ -304,32 +306,24 @@ async fn respond(
     }
 }
 
-fn result_body(data: Value, errors: Vec<Value>) -> Value {
-    let mut body = Map::new();
-    body.insert("data".into(), data);
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
-    }
-    Value::Object(body)
-}
-
 /// `Authorization` plus the configured headers, lower-cased and sorted so identical
 /// requests coalesce regardless of header order.
 fn forwarded_headers(headers: &HeaderMap, configured: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = headers
         .iter()
-        .filter(|(name, _)| {
-            *name == header::AUTHORIZATION
-                || configured
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(name.as_str()))
-        })
+        .filter(|(name, _)| is_forwarded(name.as_str(), configured))
         .filter_map(|(name, value)| {
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
     out.sort();
     out
+}
+
+/// Whether a header (any case) is forwarded to subgraphs.
+fn is_forwarded(name: &str, configured: &[String]) -> bool {
+    name.eq_ignore_ascii_case("authorization")
+        || configured.iter().any(|c| c.eq_ignore_ascii_case(name))
 }
 
 fn graphql_response(status: StatusCode, media: MediaType, body: Value) -> Response {

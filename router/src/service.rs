@@ -122,6 +122,16 @@ impl Refusal {
     }
 }
 
+/// An execution result as clients receive it: `data`, then `errors` when there are any.
+pub fn result_body(data: Value, errors: Vec<Value>) -> Value {
+    let mut body = Map::new();
+    body.insert("data".into(), data);
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    Value::Object(body)
+}
+
 /// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
 /// `headers` are forwarded to subgraphs.
 pub async fn run_request(

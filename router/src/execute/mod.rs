@@ -245,16 +245,20 @@ fn used_variables(
     fetch: &FetchNode,
     representations: Option<Value>,
 ) -> Map<String, Value> {
-    let mut variables = Map::new();
+    let mut variables = fetch_variables(fetch, ctx.variables);
     if let Some(reps) = representations {
         variables.insert("representations".into(), reps);
     }
-    for name in &fetch.variable_usages {
-        if let Some(value) = ctx.variables.get(name.as_str()) {
-            variables.insert(name.to_string(), value.clone());
-        }
-    }
     variables
+}
+
+/// The client variables `fetch`'s operation uses, with their values.
+pub(crate) fn fetch_variables(fetch: &FetchNode, all: &Map<String, Value>) -> Map<String, Value> {
+    fetch
+        .variable_usages
+        .iter()
+        .filter_map(|name| Some((name.to_string(), all.get(name.as_str())?.clone())))
+        .collect()
 }
 
 fn plan_path(path: &[PathSegment]) -> ResponsePath {

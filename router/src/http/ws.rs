@@ -2,8 +2,9 @@
 //! (subscriptions-transport-ws), with `Authorization` taken from `connection_init` and
 //! verified before `connection_ack`.
 
-use super::{forwarded_headers, AppState};
-use crate::service::{run_request, GraphQLRequest, Outcome, Transport};
+use super::{forwarded_headers, is_forwarded, AppState};
+use crate::service::{result_body, run_request, GraphQLRequest, Outcome, Transport};
+use crate::subscription::SubscriptionSettings;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,7 +84,7 @@ pub(super) fn upgrade(
         .max_frame_size(transport_limit)
         .on_upgrade(move |socket| async move {
             let shutdown = state.shutdown.clone();
-            let session = Session::new(state, protocol, headers);
+            let session = Session::new(state, protocol, headers, settings);
             tokio::select! {
                 _ = session.run(socket) => {}
                 _ = shutdown.cancelled() => {}
@@ -91,21 +92,37 @@ pub(super) fn upgrade(
         })
 }
 
+/// One operation of a connection: the client's id, and which use of that id (a client may
+/// reuse an id once the operation is over, while the old one's last output is still queued).
+#[derive(Clone, PartialEq, Eq)]
+struct OpRef {
+    id: String,
+    generation: u64,
+}
+
 /// What the operation tasks of a connection send to its socket.
 enum Out {
-    Next(String, Arc<str>),
+    Next(OpRef, Arc<str>),
     /// Request errors: the operation never started.
-    Error(String, Vec<Value>),
-    Done(String),
+    Error(OpRef, Vec<Value>),
+    Done(OpRef),
+}
+
+struct Running {
+    generation: u64,
+    /// Dropping it aborts the task, which releases the upstream.
+    _task: AbortOnDropHandle<()>,
 }
 
 struct Session {
     app: Arc<AppState>,
     protocol: Protocol,
     upgrade_headers: HeaderMap,
+    settings: SubscriptionSettings,
     /// Forwarded to subgraphs once the connection is initialised.
     headers: Option<Vec<(String, String)>>,
-    operations: HashMap<String, AbortOnDropHandle<()>>,
+    operations: HashMap<String, Running>,
+    generations: u64,
 }
 
 enum Flow {
@@ -114,18 +131,25 @@ enum Flow {
 }
 
 impl Session {
-    fn new(app: Arc<AppState>, protocol: Protocol, upgrade_headers: HeaderMap) -> Session {
+    fn new(
+        app: Arc<AppState>,
+        protocol: Protocol,
+        upgrade_headers: HeaderMap,
+        settings: SubscriptionSettings,
+    ) -> Session {
         Session {
             app,
             protocol,
             upgrade_headers,
+            settings,
             headers: None,
             operations: HashMap::new(),
+            generations: 0,
         }
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let settings = self.app.current.load().settings.subscriptions.clone();
+        let settings = self.settings.clone();
         let (mut sink, mut stream) = socket.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Out>(256);
         let init_deadline = tokio::time::sleep(settings.init_timeout);
@@ -141,7 +165,7 @@ impl Session {
                         } else {
                             // Boxed: its (rarely live) state would otherwise size every
                             // idle connection's future.
-                            Box::pin(self.on_message(text.as_str(), &out_tx, &mut sink, settings.max_per_connection)).await
+                            Box::pin(self.on_message(text.as_str(), &out_tx, &mut sink)).await
                         }
                     }
                     Some(Ok(Message::Binary(_))) => Flow::Close(4400, "binary messages are not supported".into()),
@@ -182,41 +206,40 @@ impl Session {
     }
 
     /// Turns an operation's output into a frame, dropping output of operations the client
-    /// already completed.
+    /// already completed (including an earlier use of a reused id).
     fn frame(&mut self, out: Out) -> Option<String> {
-        let (id, text) = match out {
-            Out::Next(id, payload) => {
+        let (op, text, ends) = match out {
+            Out::Next(op, payload) => {
                 let kind = match self.protocol {
                     Protocol::TransportWs => "next",
                     Protocol::Legacy => "data",
                 };
                 let text = format!(
                     r#"{{"id":{},"type":"{kind}","payload":{payload}}}"#,
-                    Value::String(id.clone())
+                    Value::String(op.id.clone())
                 );
-                (id, text)
+                (op, text, false)
             }
-            Out::Error(id, errors) => {
-                // The operation's task is ending on its own; dropping its handle is a no-op.
-                drop(self.operations.remove(&id)?);
-                let text = json!({ "id": id, "type": "error", "payload": errors }).to_string();
-                return Some(text);
+            Out::Error(op, errors) => {
+                let text = json!({ "id": op.id, "type": "error", "payload": errors });
+                (op, text.to_string(), true)
             }
-            Out::Done(id) => {
-                drop(self.operations.remove(&id)?);
-                return Some(json!({ "id": id, "type": "complete" }).to_string());
+            Out::Done(op) => {
+                let text = json!({ "id": op.id, "type": "complete" });
+                (op, text.to_string(), true)
             }
         };
-        self.operations.contains_key(&id).then_some(text)
+        if self.operations.get(&op.id)?.generation != op.generation {
+            return None;
+        }
+        if ends {
+            // The operation's task is ending on its own; dropping its handle is a no-op.
+            self.operations.remove(&op.id);
+        }
+        Some(text)
     }
 
-    async fn on_message<S>(
-        &mut self,
-        text: &str,
-        out: &mpsc::Sender<Out>,
-        sink: &mut S,
-        max_operations: usize,
-    ) -> Flow
+    async fn on_message<S>(&mut self, text: &str, out: &mpsc::Sender<Out>, sink: &mut S) -> Flow
     where
         S: futures::Sink<Message> + Unpin,
     {
@@ -279,6 +302,7 @@ impl Session {
                 if self.operations.contains_key(&id) {
                     return Flow::Close(4409, format!("Subscriber for {id} already exists"));
                 }
+                let max_operations = self.settings.max_per_connection;
                 if self.operations.len() >= max_operations {
                     let error = json!({
                         "message": format!("this connection already has {max_operations} operations open, the most allowed"),
@@ -288,14 +312,23 @@ impl Session {
                     let _ = sink.send(Message::text(text.to_string())).await;
                     return Flow::Continue;
                 }
+                self.generations += 1;
+                let op = OpRef {
+                    id: id.clone(),
+                    generation: self.generations,
+                };
                 let task = tokio::spawn(operation(
                     self.app.clone(),
-                    id.clone(),
+                    op,
                     request,
                     headers,
                     out.clone(),
                 ));
-                self.operations.insert(id, AbortOnDropHandle::new(task));
+                let running = Running {
+                    generation: self.generations,
+                    _task: AbortOnDropHandle::new(task),
+                };
+                self.operations.insert(id, running);
                 Flow::Continue
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
@@ -320,14 +353,7 @@ impl Session {
         let mut headers = forwarded_headers(&self.upgrade_headers, &self.app.forward_headers);
         let from_payload = |map: &Map<String, Value>| -> Vec<(String, String)> {
             map.iter()
-                .filter(|(name, _)| {
-                    name.eq_ignore_ascii_case("authorization")
-                        || self
-                            .app
-                            .forward_headers
-                            .iter()
-                            .any(|c| c.eq_ignore_ascii_case(name))
-                })
+                .filter(|(name, _)| is_forwarded(name, &self.app.forward_headers))
                 .filter_map(|(name, value)| {
                     Some((name.to_ascii_lowercase(), value.as_str()?.to_owned()))
                 })
@@ -360,7 +386,7 @@ impl Session {
 /// Runs one operation of a connection and forwards its results.
 async fn operation(
     app: Arc<AppState>,
-    id: String,
+    op: OpRef,
     request: GraphQLRequest,
     headers: Vec<(String, String)>,
     out: mpsc::Sender<Out>,
@@ -376,26 +402,21 @@ async fn operation(
     match outcome {
         Outcome::Subscribed(mut events) => {
             while let Some(payload) = events.next().await {
-                if out.send(Out::Next(id.clone(), payload)).await.is_err() {
+                if out.send(Out::Next(op.clone(), payload)).await.is_err() {
                     return;
                 }
             }
         }
         Outcome::Executed { data, errors } => {
-            let mut body = Map::new();
-            body.insert("data".into(), data);
-            if !errors.is_empty() {
-                body.insert("errors".into(), Value::Array(errors));
-            }
-            let payload: Arc<str> = Value::Object(body).to_string().into();
-            if out.send(Out::Next(id.clone(), payload)).await.is_err() {
+            let payload: Arc<str> = result_body(data, errors).to_string().into();
+            if out.send(Out::Next(op.clone(), payload)).await.is_err() {
                 return;
             }
         }
         Outcome::Refused(refusal) => {
-            let _ = out.send(Out::Error(id, refusal.errors())).await;
+            let _ = out.send(Out::Error(op, refusal.errors())).await;
             return;
         }
     }
-    let _ = out.send(Out::Done(id)).await;
+    let _ = out.send(Out::Done(op)).await;
 }

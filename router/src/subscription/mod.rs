@@ -9,11 +9,13 @@
 
 pub mod upstream;
 
-use crate::execute::{execute_from, with_service, ExecutionContext, ExecutionOutput};
+use crate::execute::{
+    execute_from, fetch_variables, with_service, ExecutionContext, ExecutionOutput,
+};
 use crate::pipeline::PreparedOperation;
 use crate::plan::FetchNode;
 use crate::response::shape;
-use crate::service::RouterState;
+use crate::service::{result_body, RouterState};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -103,11 +105,16 @@ struct Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         self.stop.cancel();
-        if let Some(registry) = self.registry.upgrade() {
-            let mut map = registry.lock();
-            if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
-                map.remove(&self.key);
-            }
+        unregister(&self.registry, &self.key, self.id);
+    }
+}
+
+/// Removes upstream `id` from the registry, unless `key` already names a newer upstream.
+fn unregister(registry: &Weak<Registry>, key: &DedupKey, id: u64) {
+    if let Some(registry) = registry.upgrade() {
+        let mut map = registry.lock();
+        if map.get(key).is_some_and(|(current, _)| *current == id) {
+            map.remove(key);
         }
     }
 }
@@ -211,26 +218,15 @@ impl SubscriptionHub {
             id,
             registry: Arc::downgrade(&self.upstreams),
             connections: self.connections.clone(),
+            running: self.running.clone(),
         };
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let running = self.running.clone();
-        tokio::spawn(async move {
-            let _running = RunningGuard(running);
-            task.run().await;
-        });
+        task.running.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(task.run());
         Some(EventStream {
             _shared: shared,
             receiver,
             done: false,
         })
-    }
-}
-
-struct RunningGuard(Arc<AtomicUsize>);
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -246,20 +242,15 @@ struct UpstreamTask {
     id: u64,
     registry: Weak<Registry>,
     connections: Arc<AtomicU64>,
+    /// Counts this task while it exists.
+    running: Arc<AtomicUsize>,
 }
 
 impl UpstreamTask {
     async fn run(self) {
         let primary = &self.primary;
         let subgraph = &self.state.supergraph.subgraphs[primary.graph];
-        let variables: Map<String, Value> = primary
-            .variable_usages
-            .iter()
-            .filter_map(|name| {
-                let value = self.variables.get(name.as_str())?;
-                Some((name.to_string(), value.clone()))
-            })
-            .collect();
+        let variables = fetch_variables(primary, &self.variables);
         let settings = &self.state.settings.subscriptions;
         let request = UpstreamRequest {
             service: subgraph.name.clone(),
@@ -295,15 +286,7 @@ impl UpstreamTask {
                 // servers and async-graphql report a refused subscription (an error from the
                 // subscribe resolver): end it for everyone, including clients joining now.
                 UpstreamEvent::Next(mut payload) if first && is_refusal(&payload) => {
-                    let errors = match payload.remove("errors") {
-                        Some(Value::Array(errors)) => errors,
-                        _ => Vec::new(),
-                    };
-                    let errors = errors
-                        .into_iter()
-                        .map(|e| with_service(e, &subgraph.name, None))
-                        .collect();
-                    self.finish(errors);
+                    self.finish(service_errors(payload.remove("errors"), &subgraph.name));
                     connection.close().await;
                     return;
                 }
@@ -314,11 +297,7 @@ impl UpstreamTask {
                     let _ = self.sender.send(Delivery::Next(result.into()));
                 }
                 UpstreamEvent::Errors(errors) => {
-                    let errors = errors
-                        .into_iter()
-                        .map(|e| with_service(e, &subgraph.name, None))
-                        .collect();
-                    self.finish(errors);
+                    self.finish(service_errors(Some(Value::Array(errors)), &subgraph.name));
                     return;
                 }
                 UpstreamEvent::Complete => {
@@ -382,22 +361,11 @@ impl UpstreamTask {
 
     /// Runs the rest of the plan on one event and shapes it for clients.
     async fn complete(&self, mut payload: Map<String, Value>, service: &str) -> String {
-        let errors = match payload.remove("errors") {
-            Some(Value::Array(errors)) => errors
-                .into_iter()
-                .map(|e| with_service(e, service, None))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let data = payload.remove("data").unwrap_or(Value::Null);
-        let data_was_null = data.is_null();
-        let start = ExecutionOutput {
-            data: if data_was_null {
-                Value::Object(Map::new())
-            } else {
-                data
-            },
-            errors,
+        let errors = service_errors(payload.remove("errors"), service);
+        let data = match payload.remove("data") {
+            Some(data @ Value::Object(_)) => data,
+            // No data (an error result): nothing to complete.
+            _ => return result_body(Value::Null, errors).to_string(),
         };
         let ctx = ExecutionContext {
             supergraph: &self.state.supergraph,
@@ -407,29 +375,17 @@ impl UpstreamTask {
             default_timeout: self.state.settings.subgraph_timeout,
             timeouts: &self.state.settings.subgraph_timeouts,
         };
-        let output = if data_was_null {
-            start
-        } else {
-            execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await
-        };
+        let start = ExecutionOutput { data, errors };
+        let output = execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await;
         let mut errors = output.errors;
-        let data = if data_was_null {
-            Value::Null
-        } else {
-            shape(
-                &self.state.supergraph,
-                &self.prepared.operation,
-                output.data,
-                None,
-                &mut errors,
-            )
-        };
-        let mut body = Map::new();
-        body.insert("data".into(), data);
-        if !errors.is_empty() {
-            body.insert("errors".into(), Value::Array(errors));
-        }
-        Value::Object(body).to_string()
+        let data = shape(
+            &self.state.supergraph,
+            &self.prepared.operation,
+            output.data,
+            None,
+            &mut errors,
+        );
+        result_body(data, errors).to_string()
     }
 
     /// Ends the subscription for every subscriber with `errors`.
@@ -443,12 +399,17 @@ impl UpstreamTask {
     /// Leaves the registry before the terminal message is sent, so that a client joining
     /// later starts a fresh upstream instead of waiting on a finished one.
     fn unregister(&self) {
-        if let Some(registry) = self.registry.upgrade() {
-            let mut map = registry.lock();
-            if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
-                map.remove(&self.key);
-            }
-        }
+        unregister(&self.registry, &self.key, self.id);
+    }
+}
+
+/// However the task ends (returned, panicked, aborted), it leaves the registry and its
+/// subscribers see the end instead of waiting on a channel nobody feeds.
+impl Drop for UpstreamTask {
+    fn drop(&mut self) {
+        self.unregister();
+        let _ = self.sender.send(Delivery::Complete);
+        self.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -456,6 +417,17 @@ enum Reconnect {
     Connected(Box<Upstream>),
     Failed(UpstreamError),
     Stopped,
+}
+
+/// A subgraph's `errors` (if any), each tagged with `serviceName`.
+fn service_errors(errors: Option<Value>, service: &str) -> Vec<Value> {
+    match errors {
+        Some(Value::Array(errors)) => errors
+            .into_iter()
+            .map(|e| with_service(e, service, None))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn is_refusal(payload: &Map<String, Value>) -> bool {
