@@ -284,12 +284,9 @@ async fn respond(
                 graphql_response(status, media, json!({ "errors": errors }))
             }
         },
-        (Outcome::Refused(Refusal::MutationOverGet), ..) => {
-            let mut response = bad_request(
-                StatusCode::METHOD_NOT_ALLOWED,
-                media,
-                "mutations are not allowed over GET",
-            );
+        (Outcome::Refused(refusal @ Refusal::MutationOverGet), ..) => {
+            let body = json!({ "errors": refusal.errors() });
+            let mut response = graphql_response(StatusCode::METHOD_NOT_ALLOWED, media, body);
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));

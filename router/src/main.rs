@@ -28,8 +28,9 @@ enum Command {
         /// `poll_interval_secs`, recomposes when a subgraph's SDL changes.
         #[arg(long, env = "ROUTER_CONFIG", conflicts_with = "supergraph")]
         config: Option<PathBuf>,
-        #[arg(long, env = "ROUTER_LISTEN", default_value = "127.0.0.1:4000")]
-        listen: SocketAddr,
+        /// Listen address (default 127.0.0.1:4000; with `--config`, overrides the file's).
+        #[arg(long, env = "ROUTER_LISTEN")]
+        listen: Option<SocketAddr>,
         /// Request headers forwarded to subgraphs besides Authorization (repeatable;
         /// comma-separated in the environment variable).
         #[arg(
@@ -106,6 +107,33 @@ fn execution_settings(
     base
 }
 
+/// A token cancelled on ctrl-c or SIGTERM (what `docker stop` and Kubernetes send), so
+/// in-flight requests drain and WebSocket sessions and streams end cleanly.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}
+
 /// The three JWT flags (clap requires issuer and audience with the URL).
 fn jwt_config(
     jwks_url: Option<String>,
@@ -133,6 +161,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Check(args) => std::process::exit(router::cli::check_command(args).await.into()),
         Command::Serve {
             config: Some(file),
+            listen,
+            forward_headers,
             subgraph_timeout_ms,
             subgraph_timeouts,
             override_labels,
@@ -143,19 +173,23 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let mut config =
                 router::composed::ServeConfig::load(&file).map_err(anyhow::Error::msg)?;
+            // Flags add to or override the file.
             if let Some(jwt) = jwt_config(jwks_url, jwt_issuer, jwt_audience) {
                 config.jwt = Some(jwt);
+            }
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            for header in forward_headers {
+                if !config.forward_headers.contains(&header) {
+                    config.forward_headers.push(header);
+                }
             }
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             tracing::info!(listen = %config.listen, "router listening (composing from subgraphs)");
-            let shutdown = CancellationToken::new();
-            let on_signal = shutdown.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                on_signal.cancel();
-            });
+            let shutdown = shutdown_on_signals();
             let execution = execution_settings(
                 config.execution(),
                 subgraph_timeout_ms,
@@ -181,7 +215,10 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let supergraph = supergraph.context("--supergraph or --config is required")?;
             let mut config = router::Config::new(supergraph);
-            config.listen = listen;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            let listen = config.listen;
             config.forward_headers = forward_headers;
             config.jwt = jwt_config(jwks_url, jwt_issuer, jwt_audience);
             config.execution = execution_settings(
@@ -194,12 +231,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(%listen, "router listening");
-            let shutdown = CancellationToken::new();
-            let on_signal = shutdown.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                on_signal.cancel();
-            });
+            let shutdown = shutdown_on_signals();
             router::serve(config, listener, shutdown).await?;
         }
         Command::Plan {

@@ -113,7 +113,10 @@ impl Refusal {
         };
         match self {
             Refusal::Invalid(errors) => errors,
-            Refusal::MutationOverGet => error("mutations are not allowed over GET", "BAD_REQUEST"),
+            Refusal::MutationOverGet => error(
+                "mutations are not allowed over GET; use POST",
+                "METHOD_NOT_ALLOWED",
+            ),
             Refusal::StreamingRequired => error(
                 "subscriptions need a streaming transport: a WebSocket (graphql-transport-ws or graphql-ws), Accept: text/event-stream, or Accept: multipart/mixed;subscriptionSpec=\"1.0\"",
                 "STREAMING_TRANSPORT_REQUIRED",

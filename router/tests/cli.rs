@@ -189,3 +189,51 @@ fn serve_rejects_a_bad_subgraph_timeout_clearly() {
         );
     }
 }
+
+#[tokio::test]
+async fn serve_config_honours_listen_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdl = dir.path().join("greetings.graphql");
+    std::fs::write(
+        &sdl,
+        "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\ntype Query { hello: String }\n",
+    )
+    .unwrap();
+    // The file names port 1; the flag wins.
+    let config = dir.path().join("router.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:1\"\n[[subgraphs]]\nname = \"greetings\"\nurl = \"http://127.0.0.1:1/graphql\"\nsdl_file = \"{}\"\n",
+            sdl.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut serving = Serving(
+        router()
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &serving.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = serving.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+}

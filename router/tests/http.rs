@@ -137,6 +137,14 @@ async fn get_runs_queries_but_never_mutations() {
         .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED",
+        "the same code as the subgraphs"
+    );
     let (status, _, _) = send(&app, get("query=%7Bme%7Bid%7D%7D&variables=%7Bbad")).await;
     assert_eq!(status, 400);
 }
