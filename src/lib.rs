@@ -1,5 +1,5 @@
-//! The stack launcher: every subgraph (and, once it lands here, the router) in one process, each
-//! a real HTTP server on its own port, so they talk to each other as they would across machines.
+//! The stack launcher: every subgraph and the router in one process, each a real HTTP server on
+//! its own port, so they talk to each other as they would across machines.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -283,10 +283,8 @@ fn compose(sdls: &[(&str, &String, String)]) -> anyhow::Result<String> {
             sdl: sdl.clone(),
         })
         .collect();
-    router::compose::compose(&inputs).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("composing the supergraph failed:\n{}", lines.join("\n"))
-    })
+    router::compose::compose_text(&inputs)
+        .map_err(|errors| anyhow::anyhow!("composing the supergraph failed:\n{errors}"))
 }
 
 fn spawn_server(

@@ -40,6 +40,7 @@ async fn apollo_client_and_urql_subscribe_through_the_router_unchanged() {
         .env("ROUTER_URL", &url)
         .env("SUBSCRIBER_TOKEN", &bob.token)
         .env("ACTOR_TOKEN", &ada.token)
+        .env("ACTOR_NAME", "Ada")
         .env("BOARD_ID", &board)
         .output()
         .await
@@ -63,5 +64,4 @@ async fn apollo_client_and_urql_subscribe_through_the_router_unchanged() {
             "{client} did not report success:\n{stdout}"
         );
     }
-    assert!(stdout.contains("\"name\":\"Ada\""), "{stdout}");
 }

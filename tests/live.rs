@@ -414,6 +414,9 @@ async fn a_forged_token_is_refused_by_the_router_before_connection_ack() {
         json!({"type": "connection_init", "payload": {"Authorization": "Bearer not.a.token"}}),
     )
     .await;
+    // Sent without waiting for an ack: were the init accepted, this would subscribe upstream.
+    live.send(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { notificationAdded { kind } }"}}))
+        .await;
     assert_eq!(live.message().await, json!({"closed": 4403}));
     let notifications = stack.platform.urls.notifications.clone();
     assert_eq!(

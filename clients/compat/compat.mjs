@@ -3,7 +3,8 @@
 // fetch (SSE), and the graphql-sse reference client (distinct connections mode). Each subscribes to `taskChanged`; then a task is created and every client
 // must receive it with the actor's name completed from accounts.
 //
-// Input (environment): ROUTER_URL (http://…/graphql), SUBSCRIBER_TOKEN, ACTOR_TOKEN, BOARD_ID.
+// Input (environment): ROUTER_URL (http://…/graphql), SUBSCRIBER_TOKEN, ACTOR_TOKEN,
+// ACTOR_NAME (the name the actor must carry, completed from accounts), BOARD_ID.
 // Output: one line per client; exit status 0 only when every client got the event.
 
 import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
@@ -13,9 +14,9 @@ import { createClient as createSseClient } from "graphql-sse";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-const { ROUTER_URL, SUBSCRIBER_TOKEN, ACTOR_TOKEN, BOARD_ID } = process.env;
-if (!ROUTER_URL || !SUBSCRIBER_TOKEN || !ACTOR_TOKEN || !BOARD_ID) {
-  console.error("ROUTER_URL, SUBSCRIBER_TOKEN, ACTOR_TOKEN and BOARD_ID are required");
+const { ROUTER_URL, SUBSCRIBER_TOKEN, ACTOR_TOKEN, ACTOR_NAME, BOARD_ID } = process.env;
+if (!ROUTER_URL || !SUBSCRIBER_TOKEN || !ACTOR_TOKEN || !ACTOR_NAME || !BOARD_ID) {
+  console.error("ROUTER_URL, SUBSCRIBER_TOKEN, ACTOR_TOKEN, ACTOR_NAME and BOARD_ID are required");
   process.exit(2);
 }
 const WS_URL = ROUTER_URL.replace(/^http/, "ws");
@@ -152,7 +153,7 @@ const outcomes = await Promise.allSettled(waiting.map((w) => Promise.race([w, ti
 for (const outcome of outcomes) {
   if (outcome.status === "fulfilled") {
     const { name, event } = outcome.value;
-    const ok = event.kind === "CREATED" && event.actor?.name;
+    const ok = event.kind === "CREATED" && event.actor?.name === ACTOR_NAME;
     failed ||= !ok;
     console.log(`${ok ? "ok  " : "FAIL"} ${name}: ${JSON.stringify(event)}`);
   } else {

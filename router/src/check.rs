@@ -374,29 +374,22 @@ fn output_type_change(old: &Type, new: &Type) -> Compat {
     if old == new {
         return Compat::Same;
     }
-    match compare(old, new) {
-        Some((tightened, loosened)) if loosened => {
-            let _ = tightened;
-            Compat::Loosened
-        }
-        Some(_) => Compat::Safe,
+    match loosened(old, new) {
+        Some(true) => Compat::Loosened,
+        Some(false) => Compat::Safe,
         None => Compat::Incompatible,
     }
 }
 
-/// Same shape? Then (any position became non-null, any position became nullable).
-fn compare(old: &Type, new: &Type) -> Option<(bool, bool)> {
-    let flags = (
-        !old.is_non_null() && new.is_non_null(),
-        old.is_non_null() && !new.is_non_null(),
-    );
+/// Same shape? Then whether any position became nullable.
+fn loosened(old: &Type, new: &Type) -> Option<bool> {
+    let here = old.is_non_null() && !new.is_non_null();
     match (old, new) {
         (Type::Named(a) | Type::NonNullNamed(a), Type::Named(b) | Type::NonNullNamed(b)) => {
-            (a == b).then_some(flags)
+            (a == b).then_some(here)
         }
         (Type::List(a) | Type::NonNullList(a), Type::List(b) | Type::NonNullList(b)) => {
-            let (t, l) = compare(a, b)?;
-            Some((flags.0 || t, flags.1 || l))
+            Some(here || loosened(a, b)?)
         }
         _ => None,
     }

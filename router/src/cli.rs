@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::check::check_subgraphs;
-use crate::compose::{compose, fetch_sdl, SubgraphInput};
+use crate::compose::{compose, compose_text, fetch_sdl, SubgraphInput};
 
 /// `router compose <name>=<url | sdl-file@routing-url>... [-o <file>]`
 #[derive(clap::Args, Debug)]
@@ -145,13 +145,8 @@ async fn current_supergraph(args: &CheckArgs) -> Result<String, String> {
         (None, Some(path)) => {
             let config = crate::composed::ServeConfig::load(path)?;
             let inputs = crate::composed::fetch_all(&config.subgraphs).await?;
-            compose(&inputs).map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                format!(
-                    "the current subgraphs do not compose:\n{}",
-                    lines.join("\n")
-                )
-            })
+            compose_text(&inputs)
+                .map_err(|errors| format!("the current subgraphs do not compose:\n{errors}"))
         }
         (None, None) => Err("--supergraph or --config is required".into()),
     }

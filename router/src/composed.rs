@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::compose::{compose, fetch_sdl, SubgraphInput};
+use crate::compose::{compose_text, fetch_sdl, SubgraphInput};
 use crate::execute::fetch::SubgraphClient;
 use crate::{app, AppState, ExecutionSettings, RouterState};
 
@@ -99,16 +99,6 @@ pub async fn fetch_all(sources: &[SubgraphSource]) -> Result<Vec<SubgraphInput>,
         });
     }
     Ok(inputs)
-}
-
-fn compose_text(inputs: &[SubgraphInput]) -> Result<String, String> {
-    compose(inputs).map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
 }
 
 /// Composes at start (retrying while subgraphs come up, for up to `startup_wait`), serves, and

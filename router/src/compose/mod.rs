@@ -91,6 +91,17 @@ codes! {
     SatisfiabilityError => "SATISFIABILITY_ERROR",
 }
 
+/// [`compose`] with its errors as text, one `[CODE] message` per line.
+pub fn compose_text(inputs: &[SubgraphInput]) -> Result<String, String> {
+    compose(inputs).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 /// Composes subgraphs into a supergraph SDL, or every rule the subgraphs break.
 pub fn compose(inputs: &[SubgraphInput]) -> Result<String, Vec<CompositionError>> {
     let mut errors = Vec::new();

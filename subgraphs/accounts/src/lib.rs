@@ -8,7 +8,7 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use auth::{KeySource, TokenSigner, TokenVerifier};
+use auth::{TokenSigner, TokenVerifier};
 use axum::routing::get;
 use axum::{Json, Router};
 use kit::config::ServiceConfig;
@@ -69,11 +69,7 @@ impl Accounts {
     pub fn app(&self, shutdown: CancellationToken) -> Router {
         let signer = self.service.signer();
         let jwks = signer.jwks();
-        let verifier = TokenVerifier::new(
-            KeySource::Static(Arc::new(jwks.decoding_keys())),
-            signer.issuer(),
-            signer.audience(),
-        );
+        let verifier = TokenVerifier::from_jwks(&jwks, signer.issuer(), signer.audience());
         let ctx = self.infra.server_context(verifier, shutdown);
         let extra = Router::new().route(
             "/.well-known/jwks.json",

@@ -112,11 +112,6 @@ async fn connect(config: &ServiceConfig) -> Result<Infra, InfraError> {
     }
 }
 
-/// The production verifier: keys from the accounts subgraph's JWKS (`config.jwks_url`).
-pub fn remote_verifier(config: &ServiceConfig) -> TokenVerifier {
-    config.remote_verifier()
-}
-
 /// Serves the boards subgraph on `listener` until `shutdown` is cancelled, verifying tokens
 /// against `config.jwks_url`.
 pub async fn serve(
@@ -124,7 +119,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let boards = Boards::start(config, remote_verifier(config)).await?;
+    let boards = Boards::start(config, config.remote_verifier()).await?;
     let app = boards.app(shutdown.clone());
     kit::server::serve(listener, app, shutdown).await?;
     Ok(())

@@ -63,7 +63,7 @@ impl EventHandler for Handler {
                     self.remember(&format!("user:{user}"), name, at).await?;
                 }
             }
-            "BoardCreated" | "BoardUpdated" | "BoardRenamed" => {
+            "BoardCreated" | "BoardUpdated" => {
                 if let (Some(board), Some(name)) = (text(p, "boardId"), text(p, "name")) {
                     self.remember(&format!("board:{board}"), name, at).await?;
                 }
