@@ -69,7 +69,8 @@ impl BoardsService {
     }
 
     /// Deletes the board and its tasks. The board goes first, so no reader sees a board whose
-    /// tasks are half gone; tasks of a missing board are unreachable anyway.
+    /// tasks are half gone; tasks of a missing board are unreachable anyway. Once the board is
+    /// gone, the cache and everyone listening learn it before the task cleanup can fail.
     pub async fn delete_board(&self, actor: &str, board_id: &str) -> ApiResult<bool> {
         let board = self.board(board_id).await?;
         authorize_owner(&board, actor)?;
@@ -80,9 +81,6 @@ impl BoardsService {
         if deleted == 0 {
             return Err(ApiError::not_found("board"));
         }
-        self.tasks
-            .delete_many(&Filter::eq("boardId", board.id.as_str()))
-            .await?;
         self.cache
             .invalidate(&[super::board_key(&board.id), super::tasks_key(&board.id)])
             .await;
@@ -91,6 +89,9 @@ impl BoardsService {
         };
         self.publish.live(&board.id, &message).await;
         self.publish.board_deleted(&board, actor).await;
+        self.tasks
+            .delete_many(&Filter::eq("boardId", board.id.as_str()))
+            .await?;
         Ok(true)
     }
 
@@ -154,10 +155,12 @@ impl BoardsService {
             user_id: user_id.clone(),
         };
         self.publish.live(&board.id, &message).await;
-        self.unassign_everywhere(actor, &board.id, &user_id).await?;
+        // The removal is committed: announce it (chat drops the room member) before the
+        // unassignment, whose failure must not hide it.
         self.publish
             .member_removed(&board.id, &user_id, actor)
             .await;
+        self.unassign_everywhere(actor, &board.id, &user_id).await?;
         Ok(board)
     }
 
