@@ -6,7 +6,7 @@ mod stream;
 mod ws;
 
 use crate::service::{
-    result_body, run_request, GraphQLRequest, Outcome, Refusal, RouterState, Transport,
+    executed_body, run_request, GraphQLRequest, Outcome, Refusal, RouterState, Transport,
 };
 use arc_swap::ArcSwap;
 use auth::{AuthError, TokenVerifier};
@@ -258,11 +258,11 @@ async fn respond(
     let outcome = run_request(&current, request, forwarded, transport).await;
     match (outcome, accepted.json, accepted.stream) {
         (Outcome::Executed { data, errors }, Some(media), _) => {
-            graphql_response(StatusCode::OK, media, result_body(data, errors))
+            graphql_bytes(StatusCode::OK, media, executed_body(&data, &errors))
         }
         (Outcome::Executed { data, errors }, None, Some(stream)) => {
-            let payload = result_body(data, errors).to_string().into();
-            stream::single(stream, payload)
+            let body = executed_body(&data, &errors);
+            stream::single(stream, String::from_utf8(body).unwrap_or_default().into())
         }
         (Outcome::Subscribed(events), _, Some(stream)) => stream::events(
             stream,
@@ -324,7 +324,10 @@ fn is_forwarded(name: &str, configured: &[String]) -> bool {
 }
 
 fn graphql_response(status: StatusCode, media: MediaType, body: Value) -> Response {
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    graphql_bytes(status, media, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn graphql_bytes(status: StatusCode, media: MediaType, bytes: Vec<u8>) -> Response {
     let mut response = (status, bytes).into_response();
     let content_type = format!("{}; charset=utf-8", media.as_str());
     if let Ok(value) = HeaderValue::from_str(&content_type) {

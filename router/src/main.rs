@@ -6,6 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
+// The executor allocates many small, short-lived buffers per request; mimalloc's
+// thread-local free lists serve those far faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "router", about = "Apollo Federation v2 router")]
 struct Cli {

@@ -1,184 +1,259 @@
-//! Response shaping per the GraphQL spec: the client's field order and aliases, `__typename`,
-//! type conditions resolved by runtime type, and null propagation to the nearest nullable
-//! parent. Values are moved out of the merged subgraph data, not cloned.
+//! Response shaping per the GraphQL spec, written straight into the client's JSON: the
+//! client's field order and aliases, `__typename`, type conditions resolved by runtime type,
+//! and null propagation to the nearest nullable parent (what was written for a position
+//! that turns out null is cut back, and `null` written instead). Values are copied once,
+//! from the subgraph responses into the output buffer.
 
-use crate::operation::{push_merged, FieldSelection, NormalizedOperation, Selection};
+use crate::execute::doc::write_str;
+use crate::execute::entities::{push_key, response_path, Step};
+use crate::execute::merged::{Addr, Merged, Sources, Val};
+use crate::operation::{FieldSelection, NormalizedOperation, Selection};
 use crate::supergraph::Supergraph;
 use apollo_compiler::ast::Type;
-use apollo_compiler::Name;
 use serde_json::{json, Map, Value};
+use smallvec::SmallVec;
 
 /// A field error forcing `null` up to the nearest nullable parent.
 struct NullBubble;
 
-struct Shaper<'a> {
+struct Writer<'a, 's> {
     sg: &'a Supergraph,
+    merged: &'a Merged,
     errors: &'a mut Vec<Value>,
     /// Errors present before shaping; a null coming with one of them needs no new error.
     prior_errors: usize,
     introspection: Option<Map<String, Value>>,
+    out: Vec<u8>,
+    /// The response path being written, for errors.
+    path: Vec<Step<'s>>,
 }
 
-/// Shapes `data` for the client. Returns the `data` value (`null` if a non-null root field
-/// was null) and appends non-null violations to `errors`.
-pub fn shape(
+/// Writes the client's `data` for `merged` as JSON (`null` if a non-null root field was
+/// null) and appends non-null violations to `errors`.
+pub fn write_data(
     sg: &Supergraph,
     operation: &NormalizedOperation,
-    data: Value,
+    merged: &Merged,
     introspection: Option<Map<String, Value>>,
     errors: &mut Vec<Value>,
-) -> Value {
+) -> Vec<u8> {
     let prior_errors = errors.len();
-    let mut shaper = Shaper {
+    let mut writer = Writer {
         sg,
+        merged,
         errors,
         prior_errors,
         introspection,
+        out: Vec::with_capacity(4096),
+        path: Vec::with_capacity(16),
     };
-    let Value::Object(mut object) = data else {
-        return Value::Null;
-    };
-    let mut path = Vec::new();
-    match shaper.object(
-        &operation.root_type,
-        &mut object,
-        &operation.selections,
-        &mut path,
-        true,
-    ) {
-        Ok(map) => Value::Object(map),
-        Err(NullBubble) => Value::Null,
+    let root = merged.root();
+    let sets = [operation.selections.as_slice()];
+    if writer
+        .object(&operation.root_type, &root, &sets, true)
+        .is_err()
+    {
+        writer.out.clear();
+        writer.out.extend_from_slice(b"null");
     }
+    writer.out
 }
 
-impl Shaper<'_> {
+/// The fields of one response key, from one or more selection sets (fragments merged).
+type Group<'s> = SmallVec<[&'s FieldSelection; 1]>;
+
+impl<'s> Writer<'_, 's> {
+    /// Writes the object made of `sources` for the selection sets `sets` (several when a
+    /// field was selected more than once, e.g. in fragments: their selections merge).
     fn object(
         &mut self,
-        static_type: &Name,
-        source: &mut Map<String, Value>,
-        selections: &[Selection],
-        path: &mut Vec<Value>,
+        static_type: &str,
+        sources: &Sources,
+        sets: &[&'s [Selection]],
         root: bool,
-    ) -> Result<Map<String, Value>, NullBubble> {
-        let runtime = match source.get("__typename").and_then(Value::as_str) {
-            Some(name) => name.to_owned(),
-            None => static_type.to_string(),
-        };
-        let fields = self.collect_fields(&runtime, selections);
-        let mut out = Map::with_capacity(fields.len());
-        for field in fields.iter().filter_map(as_field) {
-            let key = field.response_key();
-            let value = if field.name == "__typename" {
-                Value::String(runtime.clone())
-            } else if root && (field.name == "__schema" || field.name == "__type") {
-                self.introspection
-                    .as_mut()
-                    .and_then(|i| i.remove(key.as_str()))
-                    .unwrap_or(Value::Null)
-            } else {
-                path.push(Value::String(key.to_string()));
-                let raw = source.remove(key.as_str()).unwrap_or(Value::Null);
-                let completed = self.complete(&runtime, field, &field.ty, raw, path);
-                path.pop();
-                completed?
-            };
-            out.insert(key.to_string(), value);
+    ) -> Result<(), NullBubble> {
+        let runtime = self
+            .merged
+            .typename(self.sg, sources)
+            .unwrap_or(static_type);
+        self.out.push(b'{');
+        match sets {
+            [set] if set.iter().all(|s| matches!(s, Selection::Field(_))) => {
+                for (i, field) in set.iter().filter_map(as_field).enumerate() {
+                    self.field(runtime, sources, &[field], i > 0, root)?;
+                }
+            }
+            _ => {
+                let mut groups: Vec<Group<'s>> = Vec::new();
+                for set in sets {
+                    self.collect_fields(runtime, set, &mut groups);
+                }
+                for (i, group) in groups.iter().enumerate() {
+                    self.field(runtime, sources, group, i > 0, root)?;
+                }
+            }
         }
-        Ok(out)
+        self.out.push(b'}');
+        Ok(())
     }
 
-    /// CollectFields for one runtime type: fragments that apply are flattened, fields with
-    /// the same response key merged, in first-occurrence order.
-    fn collect_fields<'s>(
-        &self,
-        runtime: &str,
-        selections: &'s [Selection],
-    ) -> std::borrow::Cow<'s, [Selection]> {
-        if selections.iter().all(|s| matches!(s, Selection::Field(_))) {
-            return std::borrow::Cow::Borrowed(selections);
-        }
-        let mut out = Vec::new();
-        self.flatten_into(runtime, selections, &mut out);
-        std::borrow::Cow::Owned(out)
-    }
-
-    fn flatten_into(&self, runtime: &str, selections: &[Selection], out: &mut Vec<Selection>) {
+    /// CollectFields for one runtime type: fragments that apply are flattened, fields
+    /// grouped by response key in first-occurrence order.
+    fn collect_fields(&self, runtime: &str, selections: &'s [Selection], out: &mut Vec<Group<'s>>) {
         for selection in selections {
             match selection {
-                Selection::Field(_) => push_merged(out, selection.clone()),
+                Selection::Field(field) => {
+                    let key = field.response_key();
+                    match out.iter_mut().find(|g| g[0].response_key() == key) {
+                        Some(group) => group.push(field),
+                        None => out.push(SmallVec::from_elem(field, 1)),
+                    }
+                }
                 Selection::Fragment(f) => {
                     if f.type_condition == runtime
                         || self.sg.api_schema.is_subtype(&f.type_condition, runtime)
                     {
-                        self.flatten_into(runtime, &f.selections, out);
+                        self.collect_fields(runtime, &f.selections, out);
                     }
                 }
             }
         }
     }
 
+    fn field(
+        &mut self,
+        runtime: &str,
+        sources: &Sources,
+        group: &[&'s FieldSelection],
+        comma: bool,
+        root: bool,
+    ) -> Result<(), NullBubble> {
+        let field = group[0];
+        let key = field.response_key().as_str();
+        push_key(&mut self.out, key, comma);
+        if field.name == "__typename" {
+            write_str(runtime, &mut self.out);
+            return Ok(());
+        }
+        if root && (field.name == "__schema" || field.name == "__type") {
+            let value = self.introspection.as_mut().and_then(|i| i.remove(key));
+            let _ = serde_json::to_writer(&mut self.out, &value.unwrap_or(Value::Null));
+            return Ok(());
+        }
+        let sets: SmallVec<[&'s [Selection]; 1]> =
+            group.iter().map(|f| f.selections.as_slice()).collect();
+        let val = self.merged.field(sources, key);
+        self.path.push(Step::Key(key));
+        let completed = self.complete(runtime, field, &sets, &field.ty, val);
+        self.path.pop();
+        completed
+    }
+
     fn complete(
         &mut self,
         parent: &str,
-        field: &FieldSelection,
+        field: &'s FieldSelection,
+        sets: &[&'s [Selection]],
         ty: &Type,
-        value: Value,
-        path: &mut Vec<Value>,
-    ) -> Result<Value, NullBubble> {
+        val: Val,
+    ) -> Result<(), NullBubble> {
+        let mark = self.out.len();
+        let written = self.complete_nullable(parent, field, sets, ty, val);
         if !ty.is_non_null() {
-            return Ok(self
-                .complete_nullable(parent, field, ty, value, path)
-                .unwrap_or(Value::Null));
+            if written.is_err() {
+                self.out.truncate(mark);
+                self.out.extend_from_slice(b"null");
+            }
+            return Ok(());
         }
-        let completed = self.complete_nullable(parent, field, ty, value, path)?;
-        if completed.is_null() {
-            self.null_error(parent, field, path);
+        if written? == Written::Null {
+            self.null_error(parent, field);
             return Err(NullBubble);
         }
-        Ok(completed)
+        Ok(())
     }
 
     fn complete_nullable(
         &mut self,
         parent: &str,
-        field: &FieldSelection,
+        field: &'s FieldSelection,
+        sets: &[&'s [Selection]],
         ty: &Type,
-        value: Value,
-        path: &mut Vec<Value>,
-    ) -> Result<Value, NullBubble> {
-        match (ty, value) {
-            (_, Value::Null) => Ok(Value::Null),
-            (Type::List(inner) | Type::NonNullList(inner), Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
-                    path.push(Value::from(i));
-                    let completed = self.complete(parent, field, inner, item, path);
-                    path.pop();
-                    out.push(completed?);
+        val: Val,
+    ) -> Result<Written, NullBubble> {
+        let null = |out: &mut Vec<u8>| {
+            out.extend_from_slice(b"null");
+            Ok(Written::Null)
+        };
+        match (ty, val) {
+            (_, Val::Missing | Val::Null) => null(&mut self.out),
+            (Type::List(inner) | Type::NonNullList(inner), Val::Arrays(arrays)) => {
+                self.out.push(b'[');
+                if let [array] = arrays.as_slice() {
+                    // One array (no merge): its items are read in place.
+                    let doc = self.merged.doc(array.doc);
+                    for (i, node) in doc.items(array.node).enumerate() {
+                        let item = self.merged.val(Addr {
+                            doc: array.doc,
+                            node,
+                        });
+                        self.item(parent, field, sets, inner, item, i)?;
+                    }
+                } else {
+                    for (i, item) in self.merged.items(&arrays).into_iter().enumerate() {
+                        self.item(parent, field, sets, inner, item, i)?;
+                    }
                 }
-                Ok(Value::Array(out))
+                self.out.push(b']');
+                Ok(Written::Value)
             }
-            (Type::List(_) | Type::NonNullList(_), _) => Ok(Value::Null),
-            (_, Value::Object(mut object)) if !field.selections.is_empty() => self
-                .object(
-                    ty.inner_named_type(),
-                    &mut object,
-                    &field.selections,
-                    path,
-                    false,
-                )
-                .map(Value::Object),
-            (_, _) if !field.selections.is_empty() => Ok(Value::Null),
-            (_, leaf) => Ok(leaf),
+            (Type::List(_) | Type::NonNullList(_), _) => null(&mut self.out),
+            (_, Val::Objects(bases)) if !field.selections.is_empty() => {
+                let sources = self.merged.expand(&bases);
+                self.object(ty.inner_named_type(), &sources, sets, false)?;
+                Ok(Written::Value)
+            }
+            (_, _) if !field.selections.is_empty() => null(&mut self.out),
+            (_, Val::Scalar(addr)) => {
+                self.merged.write(addr, &mut self.out);
+                Ok(Written::Value)
+            }
+            // A custom scalar holding JSON: the last source wins, as in a merge.
+            (_, Val::Objects(addrs) | Val::Arrays(addrs)) => match addrs.last() {
+                Some(&addr) => {
+                    self.merged.write(addr, &mut self.out);
+                    Ok(Written::Value)
+                }
+                None => null(&mut self.out),
+            },
         }
     }
 
+    fn item(
+        &mut self,
+        parent: &str,
+        field: &'s FieldSelection,
+        sets: &[&'s [Selection]],
+        inner: &Type,
+        item: Val,
+        i: usize,
+    ) -> Result<(), NullBubble> {
+        if i > 0 {
+            self.out.push(b',');
+        }
+        self.path.push(Step::Index(i as u32));
+        let completed = self.complete(parent, field, sets, inner, item);
+        self.path.pop();
+        completed
+    }
+
     /// Reports a non-null violation unless a subgraph or fetch error already explains it.
-    fn null_error(&mut self, parent: &str, field: &FieldSelection, path: &[Value]) {
+    fn null_error(&mut self, parent: &str, field: &FieldSelection) {
+        let path = response_path(&self.path);
         let explained = self.errors[..self.prior_errors].iter().any(|e| {
             match e.get("path").and_then(Value::as_array) {
                 None => true,
-                Some(p) => p.starts_with(path) || path.starts_with(p),
+                Some(p) => p.starts_with(&path) || path.starts_with(p),
             }
         });
         if !explained {
@@ -189,6 +264,12 @@ impl Shaper<'_> {
             }));
         }
     }
+}
+
+#[derive(PartialEq)]
+enum Written {
+    Null,
+    Value,
 }
 
 fn as_field(selection: &Selection) -> Option<&FieldSelection> {

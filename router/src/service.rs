@@ -3,7 +3,7 @@
 use crate::execute::fetch::SubgraphClient;
 use crate::execute::{execute, ExecutionContext};
 use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
-use crate::response::shape;
+use crate::response::write_data;
 use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
 use crate::supergraph::{Supergraph, SupergraphError};
 use apollo_compiler::ast::OperationType;
@@ -88,8 +88,9 @@ pub struct Transport {
 pub enum Outcome {
     /// Not executed: the response has no `data`.
     Refused(Refusal),
-    /// An executed operation (possibly with field errors and partial data).
-    Executed { data: Value, errors: Vec<Value> },
+    /// An executed operation (possibly with field errors and partial data); `data` is the
+    /// JSON text of the `data` entry.
+    Executed { data: Vec<u8>, errors: Vec<Value> },
     /// A subscription: its results, one per event.
     Subscribed(EventStream),
 }
@@ -133,6 +134,19 @@ pub fn result_body(data: Value, errors: Vec<Value>) -> Value {
         body.insert("errors".into(), Value::Array(errors));
     }
     Value::Object(body)
+}
+
+/// An executed result as clients receive it, written from its `data` JSON text.
+pub fn executed_body(data: &[u8], errors: &[Value]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(data.len() + 16);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(data);
+    if !errors.is_empty() {
+        body.extend_from_slice(b",\"errors\":");
+        let _ = serde_json::to_writer(&mut body, errors);
+    }
+    body.push(b'}');
+    body
 }
 
 /// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
@@ -193,10 +207,10 @@ pub async fn run_request(
     };
     let output = execute(&ctx, prepared.plan.root.as_ref()).await;
     let mut errors = output.errors;
-    let data = shape(
+    let data = write_data(
         sg,
         &prepared.operation,
-        output.data,
+        &output.data,
         introspection,
         &mut errors,
     );

@@ -3,9 +3,11 @@
 //! each group becomes one aliased `_entities` field of the same request (as Apollo Router
 //! does), keeping one request per subgraph per plan step.
 
+use super::doc::{self, Doc, NodeId};
 use super::entities::Representations;
 use crate::operation::{print_selections, FieldSelection, Selection};
-use crate::plan::ContextFetch;
+use crate::plan::{ContextFetch, ContextRewrite};
+use crate::supergraph::Supergraph;
 use apollo_compiler::ast::Value as GqlValue;
 use apollo_compiler::{Name, Node};
 use serde_json::{Map, Value};
@@ -19,13 +21,15 @@ pub(super) struct ContextRequest {
     /// Per aliased `_entities` field, in order, how many representations it carries; empty
     /// when every entity had the same values and the plan's own operation is sent.
     pub batches: Vec<(String, usize)>,
+    /// The representation index of each entity in the request, in request order.
+    pub order: Vec<usize>,
 }
 
-/// Groups `reps` by context values (reordering them so each group is contiguous) and
-/// builds the request; `variables` holds the client variables the fetch uses.
+/// Groups `reps` by context values (each group contiguous in the request) and builds the
+/// request; `variables` holds the client variables the fetch uses.
 pub(super) fn request(
     context: &ContextFetch,
-    reps: &mut Representations,
+    reps: &Representations<'_>,
     mut variables: Map<String, Value>,
 ) -> ContextRequest {
     let mut distinct: Vec<&Vec<Value>> = Vec::new();
@@ -41,21 +45,24 @@ pub(super) fn request(
         })
         .collect();
     let distinct: Vec<Vec<Value>> = distinct.into_iter().cloned().collect();
+    // Stable: each group keeps the order the entities were found in.
+    let mut order: Vec<usize> = (0..batch_of.len()).collect();
+    order.sort_by_key(|&i| batch_of[i]);
     if distinct.len() <= 1 {
         let values = distinct.into_iter().next().unwrap_or_default();
         for (rewrite, value) in context.arguments.iter().zip(values) {
             variables.insert(rewrite.variable.to_string(), value);
         }
-        let representations = Value::Array(std::mem::take(&mut reps.unique));
-        variables.insert("representations".into(), representations);
+        let representations = (0..reps.len()).map(|i| reps.value(i)).collect();
+        variables.insert("representations".into(), Value::Array(representations));
         return ContextRequest {
             operation: None,
             variables,
             batches: Vec::new(),
+            order,
         };
     }
-    reorder(reps, &batch_of);
-    let mut unique = std::mem::take(&mut reps.unique).into_iter();
+    let mut unique = order.iter().map(|&i| reps.value(i));
     let mut batches = Vec::with_capacity(distinct.len());
     let mut declarations = Vec::new();
     let mut body = String::from("{");
@@ -92,20 +99,7 @@ pub(super) fn request(
         operation: Some(operation),
         variables,
         batches,
-    }
-}
-
-/// Stable-sorts the representations by batch.
-fn reorder(reps: &mut Representations, batch_of: &[usize]) {
-    let mut order: Vec<usize> = (0..batch_of.len()).collect();
-    order.sort_by_key(|&i| batch_of[i]);
-    let mut unique: Vec<Option<Value>> = reps.unique.drain(..).map(Some).collect();
-    let mut positions: Vec<Option<_>> = reps.positions.drain(..).map(Some).collect();
-    let mut contexts: Vec<Option<_>> = reps.contexts.drain(..).map(Some).collect();
-    for i in order {
-        reps.unique.extend(unique[i].take());
-        reps.positions.extend(positions[i].take());
-        reps.contexts.extend(contexts[i].take());
+        order,
     }
 }
 
@@ -143,23 +137,27 @@ fn rename(selections: &[Selection], names: &[(Name, String)]) -> Vec<Selection> 
         .collect()
 }
 
-/// The entities of a response, in representation order: `_entities`, or the aliased
+/// The entity nodes of a response's `data`, in request order: `_entities`, or the aliased
 /// fields one after another. `None` when one is missing.
-pub(super) fn take_entities(
-    data: &mut Map<String, Value>,
+pub(super) fn entity_nodes(
+    doc: &Doc,
+    data: NodeId,
     batches: &[(String, usize)],
-) -> Option<Value> {
+) -> Option<Vec<NodeId>> {
     if batches.is_empty() {
-        return data.remove("_entities");
+        let entities = doc.get(data, "_entities")?;
+        return matches!(doc.node(entities), doc::Node::Array { .. })
+            .then(|| doc.items(entities).collect());
     }
     let mut all = Vec::new();
     for (alias, _) in batches {
-        match data.remove(alias) {
-            Some(Value::Array(items)) => all.extend(items),
-            _ => return None,
+        let items = doc.get(data, alias)?;
+        if !matches!(doc.node(items), doc::Node::Array { .. }) {
+            return None;
         }
+        all.extend(doc.items(items));
     }
-    Some(Value::Array(all))
+    Some(all)
 }
 
 /// Rewrites an error path `[alias, i, ..]` to `["_entities", offset + i, ..]`.
@@ -180,4 +178,129 @@ pub(super) fn unalias_error(error: &Value, batches: &[(String, usize)]) -> Value
         path[1] = Value::from(offset as u64 + index);
     }
     error
+}
+
+/// Reads a `@fromContext` argument from the ancestor object that sets the context.
+pub(super) fn read_ancestor(
+    sg: &Supergraph,
+    object: &Map<String, Value>,
+    rewrite: &ContextRewrite,
+) -> Value {
+    let typename = object
+        .get("__typename")
+        .and_then(Value::as_str)
+        .unwrap_or(&rewrite.ancestor_type);
+    read_context(sg, object, &rewrite.selection, typename, rewrite.leaf)
+}
+
+/// The one field of `sels` that applies to `typename` (besides `__typename`), read from
+/// `object`: followed down to its leaf for scalar arguments, copied for input objects.
+fn read_context(
+    sg: &Supergraph,
+    object: &Map<String, Value>,
+    sels: &[Selection],
+    typename: &str,
+    leaf: bool,
+) -> Value {
+    let Some(field) = applicable_field(sg, sels, typename) else {
+        return Value::Null;
+    };
+    let value = object
+        .get(field.response_key().as_str())
+        .unwrap_or(&Value::Null);
+    if field.selections.is_empty() {
+        return value.clone();
+    }
+    descend(sg, value, field, leaf)
+}
+
+fn descend(sg: &Supergraph, value: &Value, field: &FieldSelection, leaf: bool) -> Value {
+    match value {
+        Value::Object(child) => {
+            let typename = child
+                .get("__typename")
+                .and_then(Value::as_str)
+                .unwrap_or(field.ty.inner_named_type());
+            if leaf {
+                read_context(sg, child, &field.selections, typename, leaf)
+            } else {
+                select(sg, child, &field.selections, typename).map_or(Value::Null, Value::Object)
+            }
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| descend(sg, item, field, leaf))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn applicable_field<'s>(
+    sg: &Supergraph,
+    sels: &'s [Selection],
+    typename: &str,
+) -> Option<&'s FieldSelection> {
+    sels.iter().find_map(|s| match s {
+        Selection::Field(f) if f.name != "__typename" => Some(f),
+        Selection::Fragment(f) if applies(sg, &f.type_condition, typename) => {
+            applicable_field(sg, &f.selections, typename)
+        }
+        _ => None,
+    })
+}
+
+fn applies(sg: &Supergraph, condition: &str, typename: &str) -> bool {
+    condition == typename || sg.api_schema.is_subtype(condition, typename)
+}
+
+/// Copies the selected fields out of `object` under their field names; `None` if one is
+/// missing.
+fn select(
+    sg: &Supergraph,
+    object: &Map<String, Value>,
+    sels: &[Selection],
+    typename: &str,
+) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    for selection in sels {
+        match selection {
+            Selection::Field(field) => {
+                // Read under the (possibly internal) alias, sent under the field name.
+                let value = object.get(field.response_key().as_str())?;
+                let value = match value {
+                    Value::Object(child) if !field.selections.is_empty() => {
+                        let child_type = child
+                            .get("__typename")
+                            .and_then(Value::as_str)
+                            .unwrap_or(field.ty.inner_named_type());
+                        Value::Object(select(sg, child, &field.selections, child_type)?)
+                    }
+                    Value::Array(items) if !field.selections.is_empty() => Value::Array(
+                        items
+                            .iter()
+                            .map(|item| match item.as_object() {
+                                Some(child) => select(
+                                    sg,
+                                    child,
+                                    &field.selections,
+                                    field.ty.inner_named_type(),
+                                )
+                                .map(Value::Object),
+                                None => Some(item.clone()),
+                            })
+                            .collect::<Option<Vec<_>>>()?,
+                    ),
+                    other => other.clone(),
+                };
+                out.insert(field.name.to_string(), value);
+            }
+            Selection::Fragment(fragment) if applies(sg, &fragment.type_condition, typename) => {
+                out.extend(select(sg, object, &fragment.selections, typename)?);
+            }
+            Selection::Fragment(_) => {}
+        }
+    }
+    Some(out)
 }

@@ -1,310 +1,370 @@
-//! Walking response data: collecting entity representations at a plan path and merging
-//! fetched data back in place (values are moved, never whole responses cloned).
+//! Collecting entity representations at a plan path of the merged data: each written once,
+//! as the JSON sent to the subgraph, and deduplicated by those bytes.
 
+use super::merged::{Addr, Merged, Sources, Val};
 use crate::operation::{FieldSelection, Selection};
 use crate::plan::{ContextRewrite, PathSegment};
 use crate::supergraph::{GraphId, Supergraph};
-use serde_json::{Map, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+use smallvec::SmallVec;
+use std::hash::{Hash, Hasher};
 
 /// A concrete response path (`["topProducts", 0, "reviews", 1]`).
 pub type ResponsePath = Vec<Value>;
 
-/// Deduplicated representations and, per unique representation, where it occurs and the
-/// values of the fetch's `@fromContext` arguments there.
+/// One step of a concrete path, borrowed from the plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(u32),
+}
+
+/// Turns borrowed steps into a response path.
+pub fn response_path(steps: &[Step<'_>]) -> ResponsePath {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => Value::String((*k).to_owned()),
+            Step::Index(i) => Value::from(*i),
+        })
+        .collect()
+}
+
+/// Deduplicated representations and, per unique representation, the objects it was found
+/// at, the path of its first occurrence and the values of the fetch's `@fromContext`
+/// arguments there.
 #[derive(Debug, Default)]
-pub struct Representations {
-    pub unique: Vec<Value>,
-    pub positions: Vec<Vec<ResponsePath>>,
+pub struct Representations<'a> {
+    /// The unique representations as JSON objects separated by commas.
+    pub json: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    /// Per unique representation, the first source of every object it stands for.
+    pub targets: Vec<SmallVec<[Addr; 1]>>,
+    steps: Vec<Step<'a>>,
+    paths: Vec<(usize, usize)>,
     /// Per unique representation, one value per context argument (empty without any).
     pub contexts: Vec<Vec<Value>>,
+}
+
+impl Representations<'_> {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Representation `i` as a value (context fetches regroup them: the cold path).
+    pub fn value(&self, i: usize) -> Value {
+        let (start, end) = self.spans[i];
+        serde_json::from_slice(&self.json[start..end]).unwrap_or(Value::Null)
+    }
+
+    /// The client path of representation `i`'s first occurrence.
+    pub fn path(&self, i: usize) -> Option<ResponsePath> {
+        let &(start, end) = self.paths.get(i)?;
+        Some(response_path(&self.steps[start..end]))
+    }
+}
+
+struct Collector<'c, 'a> {
+    sg: &'c Supergraph,
+    graph: GraphId,
+    merged: &'c Merged,
+    requires: &'c [Selection],
+    context: &'c [ContextRewrite],
+    reps: Representations<'a>,
+    seen: FxHashMap<u64, SmallVec<[u32; 1]>>,
 }
 
 /// Collects one representation per entity found at any of `paths` whose `__typename` matches one of
 /// the `requires` fragments. Entities missing a key or required field are skipped. One entity
 /// under ancestors with different context values yields one representation per value set.
-pub fn collect(
+pub fn collect<'a>(
     sg: &Supergraph,
     graph: GraphId,
-    data: &Value,
-    paths: &[Vec<PathSegment>],
+    merged: &Merged,
+    paths: &'a [Vec<PathSegment>],
     requires: &[Selection],
     context: &[ContextRewrite],
-) -> Representations {
-    let mut reps = Representations::default();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut current = Vec::new();
+) -> Representations<'a> {
+    let mut collector = Collector {
+        sg,
+        graph,
+        merged,
+        requires,
+        context,
+        reps: Representations::default(),
+        seen: FxHashMap::default(),
+    };
+    let root = Val::Objects(merged.root().into_iter().collect());
+    let mut at = Vec::new();
     for path in paths {
-        walk(data, path, &mut current, &mut |value, at| {
-            let Some(rep) = representation(sg, graph, value, requires) else {
-                return;
-            };
-            let values: Vec<Value> = context
-                .iter()
-                .map(|rewrite| context_value(sg, data, at, rewrite))
-                .collect();
-            let mut text = rep.to_string();
-            for value in &values {
-                text.push('\0');
-                text.push_str(&value.to_string());
-            }
-            let index = *seen.entry(text).or_insert_with(|| {
-                reps.unique.push(rep);
-                reps.positions.push(Vec::new());
-                reps.contexts.push(values);
-                reps.unique.len() - 1
-            });
-            reps.positions[index].push(at.clone());
-        });
+        collector.walk(&root, path, &mut at);
     }
-    reps
+    collector.reps
 }
 
-/// The value of a `@fromContext` argument for the entity at `at`: read from the ancestor at
-/// the rewrite's path prefix; `null` when the ancestor or the field is missing.
-fn context_value(sg: &Supergraph, data: &Value, at: &[Value], rewrite: &ContextRewrite) -> Value {
-    let ancestor = at
-        .get(..rewrite.ancestor.len())
-        .and_then(|prefix| get(data, prefix));
-    let Some(Value::Object(object)) = ancestor else {
-        return Value::Null;
-    };
-    let typename = object
-        .get("__typename")
-        .and_then(Value::as_str)
-        .unwrap_or(&rewrite.ancestor_type);
-    read_context(sg, object, &rewrite.selection, typename, rewrite.leaf)
-}
-
-/// The one field of `sels` that applies to `typename` (besides `__typename`), read from
-/// `object`: followed down to its leaf for scalar arguments, copied for input objects.
-fn read_context(
-    sg: &Supergraph,
-    object: &Map<String, Value>,
-    sels: &[Selection],
-    typename: &str,
-    leaf: bool,
-) -> Value {
-    let Some(field) = applicable_field(sg, sels, typename) else {
-        return Value::Null;
-    };
-    let value = object
-        .get(field.response_key().as_str())
-        .unwrap_or(&Value::Null);
-    if field.selections.is_empty() {
-        return value.clone();
-    }
-    descend(sg, value, field, leaf)
-}
-
-fn descend(sg: &Supergraph, value: &Value, field: &FieldSelection, leaf: bool) -> Value {
-    match value {
-        Value::Object(child) => {
-            let typename = child
-                .get("__typename")
-                .and_then(Value::as_str)
-                .unwrap_or(field.ty.inner_named_type());
-            if leaf {
-                read_context(sg, child, &field.selections, typename, leaf)
-            } else {
-                select(sg, child, &field.selections, typename).map_or(Value::Null, Value::Object)
+impl<'a> Collector<'_, 'a> {
+    fn walk(&mut self, val: &Val, path: &'a [PathSegment], at: &mut Vec<Step<'a>>) {
+        match (path.split_first(), val) {
+            (None, Val::Objects(bases)) => {
+                let sources = self.merged.expand(bases);
+                self.visit(&sources, at);
             }
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| descend(sg, item, field, leaf))
-                .collect(),
-        ),
-        _ => Value::Null,
-    }
-}
-
-fn applicable_field<'s>(
-    sg: &Supergraph,
-    sels: &'s [Selection],
-    typename: &str,
-) -> Option<&'s FieldSelection> {
-    sels.iter().find_map(|s| match s {
-        Selection::Field(f) if f.name != "__typename" => Some(f),
-        Selection::Fragment(f) if applies(sg, &f.type_condition, typename) => {
-            applicable_field(sg, &f.selections, typename)
-        }
-        _ => None,
-    })
-}
-
-fn walk(
-    value: &Value,
-    path: &[PathSegment],
-    at: &mut ResponsePath,
-    visit: &mut dyn FnMut(&Value, &ResponsePath),
-) {
-    let Some((first, rest)) = path.split_first() else {
-        match value {
-            Value::Array(items) => {
-                // A list-typed field whose list level the plan path did not spell out.
-                for (i, item) in items.iter().enumerate() {
-                    at.push(Value::from(i));
-                    walk(item, path, at, visit);
-                    at.pop();
-                }
+            // A list-typed field whose list level the plan path did not spell out.
+            (None, Val::Arrays(arrays)) => self.walk_items(arrays, path, at),
+            (Some((PathSegment::List, rest)), Val::Arrays(arrays)) => {
+                self.walk_items(arrays, rest, at)
             }
-            Value::Object(_) => visit(value, at),
+            (Some((PathSegment::Key(key), rest)), Val::Objects(bases)) => {
+                let sources = self.merged.expand(bases);
+                let child = self.merged.field(&sources, key);
+                at.push(Step::Key(key.as_str()));
+                self.walk(&child, rest, at);
+                at.pop();
+            }
             _ => {}
         }
-        return;
-    };
-    match (first, value) {
-        (PathSegment::Key(key), Value::Object(map)) => {
-            if let Some(child) = map.get(key.as_str()) {
-                at.push(Value::String(key.to_string()));
-                walk(child, rest, at, visit);
-                at.pop();
+    }
+
+    fn walk_items(&mut self, arrays: &[Addr], rest: &'a [PathSegment], at: &mut Vec<Step<'a>>) {
+        for (i, item) in self.merged.items(arrays).iter().enumerate() {
+            at.push(Step::Index(i as u32));
+            self.walk(item, rest, at);
+            at.pop();
+        }
+    }
+
+    fn visit(&mut self, sources: &Sources, at: &[Step<'a>]) {
+        let Some(typename) = self.merged.typename(self.sg, sources) else {
+            return;
+        };
+        let fragment = self.requires.iter().find_map(|s| match s {
+            Selection::Fragment(f) if applies(self.sg, &f.type_condition, typename) => Some(f),
+            _ => None,
+        });
+        let Some(fragment) = fragment else { return };
+        // An @interfaceObject subgraph knows the entity only by its interface name.
+        let as_interface = self
+            .sg
+            .type_in_graph(&fragment.type_condition, self.graph)
+            .is_some_and(|t| t.is_interface_object)
+            .then_some(fragment.type_condition.as_str());
+        let json = &mut self.reps.json;
+        let before = json.len();
+        if !json.is_empty() {
+            json.push(b',');
+        }
+        let start = json.len();
+        let writer = Writer {
+            sg: self.sg,
+            merged: self.merged,
+        };
+        if !writer.object(sources, &fragment.selections, typename, as_interface, json) {
+            json.truncate(before);
+            return;
+        }
+        let values: Vec<Value> = self
+            .context
+            .iter()
+            .map(|rewrite| context_value(self.sg, self.merged, at, rewrite))
+            .collect();
+        let end = self.reps.json.len();
+        let mut hasher = rustc_hash::FxHasher::default();
+        self.reps.json[start..end].hash(&mut hasher);
+        let hash = hasher.finish();
+        let candidates = self.seen.entry(hash).or_default();
+        let existing = candidates.iter().copied().find(|&i| {
+            let (s, e) = self.reps.spans[i as usize];
+            self.reps.json[s..e] == self.reps.json[start..end]
+                && self.reps.contexts[i as usize] == values
+        });
+        let target = sources[0];
+        match existing {
+            Some(i) => {
+                self.reps.json.truncate(before);
+                self.reps.targets[i as usize].push(target);
+            }
+            None => {
+                candidates.push(self.reps.spans.len() as u32);
+                self.reps.spans.push((start, end));
+                self.reps.targets.push(SmallVec::from_elem(target, 1));
+                let first = self.reps.steps.len();
+                self.reps.steps.extend_from_slice(at);
+                self.reps.paths.push((first, self.reps.steps.len()));
+                self.reps.contexts.push(values);
             }
         }
-        (PathSegment::List, Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                at.push(Value::from(i));
-                walk(item, rest, at, visit);
-                at.pop();
-            }
-        }
-        _ => {}
     }
 }
 
-fn representation(
-    sg: &Supergraph,
-    graph: GraphId,
-    value: &Value,
-    requires: &[Selection],
-) -> Option<Value> {
-    let object = value.as_object()?;
-    let typename = object.get("__typename")?.as_str()?;
-    let fragment = requires.iter().find_map(|s| match s {
-        Selection::Fragment(f) if applies(sg, &f.type_condition, typename) => Some(f),
-        _ => None,
-    })?;
-    let mut rep = select(sg, object, &fragment.selections, typename)?;
-    // An @interfaceObject subgraph knows the entity only by its interface name.
-    let as_interface = sg
-        .type_in_graph(&fragment.type_condition, graph)
-        .is_some_and(|t| t.is_interface_object);
-    if as_interface {
-        rep.insert(
-            "__typename".into(),
-            Value::String(fragment.type_condition.to_string()),
-        );
+/// Writes selections of merged objects as JSON: representations use field names (values
+/// read under the possibly internal alias), and a missing field fails the whole object.
+struct Writer<'c> {
+    sg: &'c Supergraph,
+    merged: &'c Merged,
+}
+
+impl Writer<'_> {
+    fn object(
+        &self,
+        sources: &[Addr],
+        sels: &[Selection],
+        typename: &str,
+        as_interface: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.push(b'{');
+        let mut written: SmallVec<[&str; 8]> = SmallVec::new();
+        let ok = self.members(sources, sels, typename, as_interface, &mut written, out);
+        if ok && as_interface.is_some() && !written.contains(&"__typename") {
+            push_key(out, "__typename", !written.is_empty());
+            super::doc::write_str(as_interface.unwrap_or_default(), out);
+        }
+        out.push(b'}');
+        ok
     }
-    Some(Value::Object(rep))
+
+    fn members<'s>(
+        &self,
+        sources: &[Addr],
+        sels: &'s [Selection],
+        typename: &str,
+        as_interface: Option<&str>,
+        written: &mut SmallVec<[&'s str; 8]>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        for selection in sels {
+            match selection {
+                Selection::Field(field) => {
+                    if written.contains(&field.name.as_str()) {
+                        continue;
+                    }
+                    push_key(out, &field.name, !written.is_empty());
+                    written.push(field.name.as_str());
+                    if field.name == "__typename" {
+                        let name = as_interface
+                            .or_else(|| self.merged.typename(self.sg, sources))
+                            .unwrap_or(typename);
+                        super::doc::write_str(name, out);
+                        continue;
+                    }
+                    let val = self.merged.field(sources, field.response_key());
+                    if !self.value(&val, field, out) {
+                        return false;
+                    }
+                }
+                Selection::Fragment(f) if applies(self.sg, &f.type_condition, typename) => {
+                    if !self.members(sources, &f.selections, typename, None, written, out) {
+                        return false;
+                    }
+                }
+                Selection::Fragment(_) => {}
+            }
+        }
+        true
+    }
+
+    fn value(&self, val: &Val, field: &FieldSelection, out: &mut Vec<u8>) -> bool {
+        match val {
+            Val::Missing => false,
+            Val::Null => {
+                out.extend_from_slice(b"null");
+                true
+            }
+            Val::Scalar(addr) => {
+                self.merged.write(*addr, out);
+                true
+            }
+            Val::Objects(bases) if !field.selections.is_empty() => {
+                let sources = self.merged.expand(bases);
+                let typename = self
+                    .merged
+                    .typename(self.sg, &sources)
+                    .unwrap_or(field.ty.inner_named_type());
+                self.object(&sources, &field.selections, typename, None, out)
+            }
+            Val::Arrays(arrays) if !field.selections.is_empty() => {
+                out.push(b'[');
+                for (i, item) in self.merged.items(arrays).iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let ok = match item {
+                        Val::Objects(_) => self.value(item, field, out),
+                        other => self.raw(other, out),
+                    };
+                    if !ok {
+                        return false;
+                    }
+                }
+                out.push(b']');
+                true
+            }
+            other => self.raw(other, out),
+        }
+    }
+
+    /// A value copied as the subgraph sent it (the last source wins).
+    fn raw(&self, val: &Val, out: &mut Vec<u8>) -> bool {
+        match val {
+            Val::Missing => return false,
+            Val::Null => out.extend_from_slice(b"null"),
+            Val::Scalar(addr) => self.merged.write(*addr, out),
+            Val::Objects(addrs) | Val::Arrays(addrs) => {
+                let last = addrs.last().copied();
+                match last {
+                    Some(addr) => self.merged.write(addr, out),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+        }
+        true
+    }
+}
+
+/// `"key":`, after a comma unless it is the first member.
+pub fn push_key(out: &mut Vec<u8>, key: &str, comma: bool) {
+    if comma {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 fn applies(sg: &Supergraph, condition: &str, typename: &str) -> bool {
     condition == typename || sg.api_schema.is_subtype(condition, typename)
 }
 
-/// Copies the selected fields out of `object`; `None` if one is missing.
-fn select(
+/// The value of a `@fromContext` argument for the entity at `at`: read from the ancestor at
+/// the rewrite's path prefix; `null` when the ancestor or the field is missing.
+fn context_value(
     sg: &Supergraph,
-    object: &Map<String, Value>,
-    sels: &[Selection],
-    typename: &str,
-) -> Option<Map<String, Value>> {
-    let mut out = Map::new();
-    for selection in sels {
-        match selection {
-            Selection::Field(field) => {
-                // Read under the (possibly internal) alias, send under the field name.
-                let value = object.get(field.response_key().as_str())?;
-                let value = match value {
-                    Value::Object(child) if !field.selections.is_empty() => {
-                        let child_type = child
-                            .get("__typename")
-                            .and_then(Value::as_str)
-                            .unwrap_or(field.ty.inner_named_type());
-                        Value::Object(select(sg, child, &field.selections, child_type)?)
-                    }
-                    Value::Array(items) if !field.selections.is_empty() => Value::Array(
-                        items
-                            .iter()
-                            .map(|item| match item.as_object() {
-                                Some(child) => select(
-                                    sg,
-                                    child,
-                                    &field.selections,
-                                    field.ty.inner_named_type(),
-                                )
-                                .map(Value::Object),
-                                None => Some(item.clone()),
-                            })
-                            .collect::<Option<Vec<_>>>()?,
-                    ),
-                    other => other.clone(),
-                };
-                out.insert(field.name.to_string(), value);
-            }
-            Selection::Fragment(fragment) if applies(sg, &fragment.type_condition, typename) => {
-                out.extend(select(sg, object, &fragment.selections, typename)?);
-            }
-            Selection::Fragment(_) => {}
-        }
-    }
-    Some(out)
-}
-
-/// The value at a concrete path, if present.
-pub fn get<'v>(data: &'v Value, path: &[Value]) -> Option<&'v Value> {
-    let mut current = data;
-    for segment in path {
-        current = match (segment, current) {
-            (Value::String(key), Value::Object(map)) => map.get(key.as_str())?,
-            (Value::Number(n), Value::Array(items)) => {
-                items.get(usize::try_from(n.as_u64()?).ok()?)?
-            }
-            _ => return None,
+    merged: &Merged,
+    at: &[Step<'_>],
+    rewrite: &ContextRewrite,
+) -> Value {
+    let Some(prefix) = at.get(..rewrite.ancestor.len()) else {
+        return Value::Null;
+    };
+    let mut val = Val::Objects(merged.root().into_iter().collect());
+    for step in prefix {
+        val = match (step, &val) {
+            (Step::Key(key), Val::Objects(bases)) => merged.field(&merged.expand(bases), key),
+            (Step::Index(i), Val::Arrays(arrays)) => merged
+                .items(arrays)
+                .into_iter()
+                .nth(*i as usize)
+                .unwrap_or(Val::Missing),
+            _ => return Value::Null,
         };
     }
-    Some(current)
-}
-
-/// The value at a concrete path, if present, mutably.
-pub fn get_mut<'v>(data: &'v mut Value, path: &[Value]) -> Option<&'v mut Value> {
-    let mut current = data;
-    for segment in path {
-        current = match (segment, current) {
-            (Value::String(key), Value::Object(map)) => map.get_mut(key.as_str())?,
-            (Value::Number(n), Value::Array(items)) => {
-                items.get_mut(usize::try_from(n.as_u64()?).ok()?)?
-            }
-            _ => return None,
-        };
-    }
-    Some(current)
-}
-
-/// Deep-merges `source` into `target`. A `null` never erases data already there.
-pub fn merge(target: &mut Value, source: Value) {
-    match (target, source) {
-        (Value::Object(target), Value::Object(source)) => {
-            for (key, value) in source {
-                match target.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        target.insert(key, value);
-                    }
-                }
-            }
-        }
-        (Value::Array(target), Value::Array(source)) if target.len() == source.len() => {
-            for (t, s) in target.iter_mut().zip(source) {
-                merge(t, s);
-            }
-        }
-        (target, source) => {
-            if !source.is_null() || !target.is_object() {
-                *target = source;
-            }
-        }
+    match merged.to_value(sg, &val) {
+        Value::Object(object) => super::context::read_ancestor(sg, &object, rewrite),
+        _ => Value::Null,
     }
 }

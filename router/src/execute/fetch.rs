@@ -1,6 +1,7 @@
 //! HTTP calls to subgraphs: pooled keep-alive connections, per-subgraph timeouts, and
 //! coalescing of identical in-flight requests.
 
+use super::doc::{Doc, Node, NodeId};
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use parking_lot::Mutex;
@@ -41,10 +42,12 @@ impl FetchError {
     }
 }
 
-/// A subgraph's GraphQL response.
-#[derive(Debug, Default)]
+/// A subgraph's GraphQL response: the parsed body, where its `data` is, and its errors.
+#[derive(Debug)]
 pub struct SubgraphResponse {
-    pub data: Option<Value>,
+    pub doc: Doc,
+    /// The `data` node, when present and not `null`.
+    pub data: Option<NodeId>,
     pub errors: Vec<Value>,
 }
 
@@ -157,7 +160,7 @@ async fn send(
             service: service.clone(),
             message: e.to_string(),
         })?;
-        parse_response(&service, status.as_u16(), &body)
+        parse_response(&service, status.as_u16(), body)
     };
     match tokio::time::timeout(timeout, call).await {
         Ok(outcome) => outcome.map(Arc::new),
@@ -170,34 +173,33 @@ async fn send(
 
 /// A non-2xx status is an error unless the body is a GraphQL response (per GraphQL over
 /// HTTP, `application/graphql-response+json` may carry one with a 4xx/5xx status).
-fn parse_response(service: &str, status: u16, body: &[u8]) -> Result<SubgraphResponse, FetchError> {
-    let parsed: Result<Value, _> = serde_json::from_slice(body);
-    let object = match parsed {
-        Ok(Value::Object(map)) if map.contains_key("data") || map.contains_key("errors") => map,
-        _ if !(200..300).contains(&status) => {
-            return Err(FetchError::Status {
+pub fn parse_response(
+    service: &str,
+    status: u16,
+    body: Bytes,
+) -> Result<SubgraphResponse, FetchError> {
+    let error = |message: String| {
+        if (200..300).contains(&status) {
+            FetchError::Malformed {
+                service: service.to_owned(),
+                message,
+            }
+        } else {
+            FetchError::Status {
                 service: service.to_owned(),
                 status,
-            });
-        }
-        Ok(_) => {
-            return Err(FetchError::Malformed {
-                service: service.to_owned(),
-                message: "expected an object with `data` or `errors`".into(),
-            })
-        }
-        Err(e) => {
-            return Err(FetchError::Malformed {
-                service: service.to_owned(),
-                message: e.to_string(),
-            });
+            }
         }
     };
-    let mut object = object;
-    let data = object.remove("data").filter(|d| !d.is_null());
-    let errors = match object.remove("errors") {
-        Some(Value::Array(errors)) => errors,
-        _ => Vec::new(),
-    };
-    Ok(SubgraphResponse { data, errors })
+    let doc = Doc::parse(body).map_err(|e| error(e.to_string()))?;
+    let data = doc.get(0, "data");
+    let errors = doc.get(0, "errors");
+    if !matches!(doc.node(0), Node::Object { .. }) || (data.is_none() && errors.is_none()) {
+        return Err(error("expected an object with `data` or `errors`".into()));
+    }
+    let errors = errors.map_or_else(Vec::new, |e| {
+        doc.items(e).map(|e| doc.to_value(e)).collect()
+    });
+    let data = data.filter(|&d| doc.node(d) != Node::Null);
+    Ok(SubgraphResponse { doc, data, errors })
 }

@@ -1,17 +1,23 @@
 //! Runs a query plan: parallel nodes concurrently, one `_entities` request per entity step
-//! with deduplicated representations, results merged in place into one response tree.
+//! with deduplicated representations. Subgraph responses are parsed once and never copied:
+//! entities are attached to the objects they extend (see [`merged`]) and the client
+//! response is written from that by [`crate::response`].
 
 mod context;
+pub mod doc;
 pub mod entities;
 pub mod fetch;
+pub mod merged;
 
 use crate::plan::{FetchNode, PathSegment, PlanNode};
 use crate::supergraph::Supergraph;
 use apollo_compiler::ast::OperationType;
 use bytes::Bytes;
-use entities::{collect, get_mut, merge, ResponsePath};
+use doc::Doc;
+use entities::{collect, ResponsePath};
 use fetch::{FetchError, SubgraphClient, SubgraphRequest, SubgraphResponse};
 use futures::future::{join_all, BoxFuture, FutureExt};
+use merged::{Addr, Merged};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -32,27 +38,41 @@ pub struct ExecutionContext<'a> {
 }
 
 /// The merged data and the errors gathered while executing.
+#[derive(Default)]
 pub struct ExecutionOutput {
-    pub data: Value,
+    pub data: Merged,
     pub errors: Vec<Value>,
 }
 
+impl ExecutionOutput {
+    /// Data already fetched (a subscription event from its primary fetch) and its errors.
+    pub fn from_value(data: &Value, errors: Vec<Value>) -> ExecutionOutput {
+        let mut merged = Merged::default();
+        let response = SubgraphResponse {
+            doc: Doc::from_value(data),
+            data: Some(0),
+            errors: Vec::new(),
+        };
+        let doc = merged.add(Arc::new(response));
+        merged.add_root(Addr { doc, node: 0 });
+        ExecutionOutput {
+            data: merged,
+            errors,
+        }
+    }
+}
+
 struct State {
-    data: Mutex<Value>,
+    data: Mutex<Merged>,
     errors: Mutex<Vec<Value>>,
 }
 
-/// Executes `plan` and returns the raw merged data (not yet shaped for the client).
+/// Executes `plan` and returns the merged data (not yet shaped for the client).
 pub async fn execute(ctx: &ExecutionContext<'_>, plan: Option<&PlanNode>) -> ExecutionOutput {
-    let start = ExecutionOutput {
-        data: Value::Object(Map::new()),
-        errors: Vec::new(),
-    };
-    execute_from(ctx, plan, start).await
+    execute_from(ctx, plan, ExecutionOutput::default()).await
 }
 
-/// Executes `plan` on top of data already fetched (a subscription event from its primary
-/// fetch), adding to `start`'s errors.
+/// Executes `plan` on top of data already fetched, adding to `start`'s errors.
 pub async fn execute_from(
     ctx: &ExecutionContext<'_>,
     plan: Option<&PlanNode>,
@@ -94,16 +114,21 @@ fn run<'a>(
 }
 
 async fn root_fetch(ctx: &ExecutionContext<'_>, state: &State, fetch: &FetchNode) {
-    let variables = used_variables(ctx, fetch, None);
-    match send(ctx, fetch, &fetch.operation, variables).await {
+    let variables = fetch_variables(fetch, ctx.variables);
+    let body = request_body(&fetch.operation, |out| {
+        serde_json::to_writer(&mut *out, &variables)
+    });
+    match send(ctx, fetch, body).await {
         Ok(response) => {
             let errors = response
                 .errors
                 .iter()
                 .map(|e| with_service(e.clone(), &fetch.service_name, None));
             state.errors.lock().extend(errors);
-            if let Some(data) = take_data(response) {
-                merge(&mut state.data.lock(), data);
+            if let Some(node) = response.data {
+                let mut data = state.data.lock();
+                let doc = data.add(response);
+                data.add_root(Addr { doc, node });
             }
         }
         Err(error) => state.errors.lock().push(fetch_error(&error, None)),
@@ -119,7 +144,7 @@ async fn entity_fetch(
     let requires = fetch.requires.as_deref().unwrap_or_default();
     let path = paths.first().map(Vec::as_slice).unwrap_or_default();
     let rewrites = fetch.context.as_ref().map_or(&[][..], |c| &c.arguments);
-    let mut reps = collect(
+    let reps = collect(
         ctx.supergraph,
         fetch.graph,
         &state.data.lock(),
@@ -127,45 +152,46 @@ async fn entity_fetch(
         requires,
         rewrites,
     );
-    if reps.unique.is_empty() {
+    if reps.is_empty() {
         return;
     }
-    let (operation, variables, batches) = match &fetch.context {
+    let (body, batches, order) = match &fetch.context {
         Some(context) => {
-            let client = used_variables(ctx, fetch, None);
-            let request = context::request(context, &mut reps, client);
-            (request.operation, request.variables, request.batches)
+            let client = fetch_variables(fetch, ctx.variables);
+            let request = context::request(context, &reps, client);
+            let operation = request.operation.as_deref().unwrap_or(&fetch.operation);
+            let body = request_body(operation, |out| {
+                serde_json::to_writer(&mut *out, &request.variables)
+            });
+            (body, request.batches, request.order)
         }
-        None => {
-            let representations = Value::Array(std::mem::take(&mut reps.unique));
-            let variables = used_variables(ctx, fetch, Some(representations));
-            (None, variables, Vec::new())
-        }
+        None => (
+            entities_body(ctx, fetch, &reps.json),
+            Vec::new(),
+            Vec::new(),
+        ),
     };
-    let operation = operation.as_deref().unwrap_or(&fetch.operation);
-    let response = match send(ctx, fetch, operation, variables).await {
+    // `order[i]`: the representation of the request's i-th entity (identity when empty).
+    let rep_of = |i: usize| order.get(i).copied().unwrap_or(i);
+    let response = match send(ctx, fetch, body).await {
         Ok(response) => response,
         Err(error) => {
-            let first = reps.positions.first().and_then(|p| p.first()).cloned();
-            state
-                .errors
-                .lock()
-                .push(fetch_error(&error, first.or_else(|| Some(plan_path(path)))));
+            let first = reps.path(0).or_else(|| Some(plan_path(path)));
+            state.errors.lock().push(fetch_error(&error, first));
             return;
         }
     };
     let errors = response.errors.iter().map(|e| {
         let e = context::unalias_error(e, &batches);
-        let path = entity_error_path(&e, &reps.positions);
+        let path = entity_error_path(&e, |i| reps.path(rep_of(i)));
         with_service(e, &fetch.service_name, path)
     });
     state.errors.lock().extend(errors);
     let had_errors = !response.errors.is_empty();
-    let entities = match take_data(response) {
-        Some(Value::Object(mut data)) => context::take_entities(&mut data, &batches),
-        _ => None,
-    };
-    let Some(Value::Array(entities)) = entities else {
+    let entities = response
+        .data
+        .and_then(|data| context::entity_nodes(&response.doc, data, &batches));
+    let Some(entities) = entities else {
         if !had_errors {
             let error = malformed(&fetch.service_name, "missing `_entities` in the response");
             state
@@ -176,57 +202,64 @@ async fn entity_fetch(
         return;
     };
     let mut data = state.data.lock();
-    for (mut entity, positions) in entities.into_iter().zip(&reps.positions) {
-        // An @interfaceObject answers with the interface's name, which must not replace the
-        // runtime type; an object type's name is the real type (found through the interface).
-        if let Value::Object(fields) = &mut entity {
-            let names_object = fields
-                .get("__typename")
-                .and_then(Value::as_str)
-                .is_some_and(|t| ctx.supergraph.api_schema.get_object(t).is_some());
-            if !names_object {
-                fields.remove("__typename");
-            }
-        }
-        let Some((last, others)) = positions.split_last() else {
+    let doc = data.add(response);
+    for (i, node) in entities.into_iter().enumerate() {
+        let Some(targets) = reps.targets.get(rep_of(i)) else {
             continue;
         };
-        for position in others {
-            if let Some(target) = get_mut(&mut data, position) {
-                merge(target, entity.clone());
-            }
-        }
-        if let Some(target) = get_mut(&mut data, last) {
-            merge(target, entity);
+        for &target in targets {
+            data.extend(target, Addr { doc, node });
         }
     }
+}
+
+/// `{"query": <operation>, "variables": <written by variables>}`, written directly: no
+/// intermediate value holding a copy of the operation text.
+fn request_body(
+    operation: &str,
+    variables: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+) -> Vec<u8> {
+    let mut body = Vec::with_capacity(operation.len() + 256);
+    body.extend_from_slice(b"{\"query\":");
+    doc::write_str(operation, &mut body);
+    body.extend_from_slice(b",\"variables\":");
+    let at = body.len();
+    if variables(&mut body).is_err() {
+        body.truncate(at);
+        body.extend_from_slice(b"{}");
+    }
+    body.push(b'}');
+    body
+}
+
+/// An `_entities` request: the client variables the fetch uses, then the representations
+/// exactly as they were collected.
+fn entities_body(ctx: &ExecutionContext<'_>, fetch: &FetchNode, reps: &[u8]) -> Vec<u8> {
+    request_body(&fetch.operation, |out| {
+        out.push(b'{');
+        for name in &fetch.variable_usages {
+            if let Some(value) = ctx.variables.get(name.as_str()) {
+                entities::push_key(out, name, false);
+                serde_json::to_writer(&mut *out, value)?;
+                out.push(b',');
+            }
+        }
+        out.extend_from_slice(b"\"representations\":[");
+        out.extend_from_slice(reps);
+        out.extend_from_slice(b"]}");
+        Ok(())
+    })
 }
 
 async fn send(
     ctx: &ExecutionContext<'_>,
     fetch: &FetchNode,
-    operation: &str,
-    variables: Map<String, Value>,
+    body: Vec<u8>,
 ) -> Result<Arc<SubgraphResponse>, FetchError> {
     let service = &ctx.supergraph.subgraphs[fetch.graph];
-    // Written directly: no intermediate JSON value holding a copy of the operation text.
-    let mut body = Vec::with_capacity(operation.len() + 128);
-    body.extend_from_slice(b"{\"query\":");
-    let written = serde_json::to_writer(&mut body, operation).and_then(|()| {
-        body.extend_from_slice(b",\"variables\":");
-        serde_json::to_writer(&mut body, &variables)
-    });
-    if let Err(e) = written {
-        return Err(malformed(
-            &service.name,
-            &format!("cannot encode the request: {e}"),
-        ));
-    }
-    body.push(b'}');
-    let body = Bytes::from(body);
     let request = SubgraphRequest {
         url: service.url.clone(),
-        body,
+        body: Bytes::from(body),
         headers: ctx.headers.clone(),
     };
     let timeout = ctx
@@ -238,18 +271,6 @@ async fn send(
     ctx.client
         .fetch(&service.name, request, timeout, coalesce)
         .await
-}
-
-fn used_variables(
-    ctx: &ExecutionContext<'_>,
-    fetch: &FetchNode,
-    representations: Option<Value>,
-) -> Map<String, Value> {
-    let mut variables = fetch_variables(fetch, ctx.variables);
-    if let Some(reps) = representations {
-        variables.insert("representations".into(), reps);
-    }
-    variables
 }
 
 /// The client variables `fetch`'s operation uses, with their values.
@@ -272,13 +293,16 @@ fn plan_path(path: &[PathSegment]) -> ResponsePath {
 }
 
 /// `["_entities", i, rest..]` becomes the client path of representation `i` plus `rest`.
-fn entity_error_path(error: &Value, positions: &[Vec<ResponsePath>]) -> Option<ResponsePath> {
+fn entity_error_path(
+    error: &Value,
+    path_of: impl Fn(usize) -> Option<ResponsePath>,
+) -> Option<ResponsePath> {
     let path = error.get("path")?.as_array()?;
     if path.first().and_then(Value::as_str) != Some("_entities") {
         return None;
     }
     let index = usize::try_from(path.get(1)?.as_u64()?).ok()?;
-    let mut client = positions.get(index)?.first()?.clone();
+    let mut client = path_of(index)?;
     client.extend(path.iter().skip(2).cloned());
     Some(client)
 }
@@ -328,13 +352,5 @@ fn malformed(service: &str, message: &str) -> FetchError {
     FetchError::Malformed {
         service: service.to_owned(),
         message: message.to_owned(),
-    }
-}
-
-/// Takes the data out of a response, cloning only when a coalesced twin still shares it.
-fn take_data(response: Arc<SubgraphResponse>) -> Option<Value> {
-    match Arc::try_unwrap(response) {
-        Ok(response) => response.data,
-        Err(shared) => shared.data.clone(),
     }
 }

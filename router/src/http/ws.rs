@@ -3,7 +3,7 @@
 //! verified before `connection_ack`.
 
 use super::{forwarded_headers, is_forwarded, AppState};
-use crate::service::{result_body, run_request, GraphQLRequest, Outcome, Transport};
+use crate::service::{executed_body, run_request, GraphQLRequest, Outcome, Transport};
 use crate::subscription::SubscriptionSettings;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -408,7 +408,8 @@ async fn operation(
             }
         }
         Outcome::Executed { data, errors } => {
-            let payload: Arc<str> = result_body(data, errors).to_string().into();
+            let body = executed_body(&data, &errors);
+            let payload: Arc<str> = String::from_utf8(body).unwrap_or_default().into();
             if out.send(Out::Next(op.clone(), payload)).await.is_err() {
                 return;
             }

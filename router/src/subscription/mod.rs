@@ -14,8 +14,8 @@ use crate::execute::{
 };
 use crate::pipeline::PreparedOperation;
 use crate::plan::FetchNode;
-use crate::response::shape;
-use crate::service::{result_body, RouterState};
+use crate::response::write_data;
+use crate::service::{executed_body, result_body, RouterState};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -375,17 +375,17 @@ impl UpstreamTask {
             default_timeout: self.state.settings.subgraph_timeout,
             timeouts: &self.state.settings.subgraph_timeouts,
         };
-        let start = ExecutionOutput { data, errors };
+        let start = ExecutionOutput::from_value(&data, errors);
         let output = execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await;
         let mut errors = output.errors;
-        let data = shape(
+        let data = write_data(
             &self.state.supergraph,
             &self.prepared.operation,
-            output.data,
+            &output.data,
             None,
             &mut errors,
         );
-        result_body(data, errors).to_string()
+        String::from_utf8(executed_body(&data, &errors)).unwrap_or_default()
     }
 
     /// Ends the subscription for every subscriber with `errors`.

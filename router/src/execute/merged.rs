@@ -1,0 +1,249 @@
+//! The merged data of one request, without copying any subgraph response.
+//!
+//! Every response stays the tape it was parsed into. An entity fetched for an object is
+//! attached to that object as an extension (by index, per document), and reading a field
+//! of an object reads its own members and then its extensions', with the deep-merge rules
+//! of federation: objects merge, a later value replaces an earlier one, and `null` never
+//! erases an object. One entity deduplicated across many positions is attached to all of
+//! them, not copied.
+
+use super::doc::{Doc, Node, NodeId};
+use super::fetch::SubgraphResponse;
+use crate::supergraph::Supergraph;
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+/// A node of one of the request's documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Addr {
+    pub doc: u32,
+    pub node: NodeId,
+}
+
+/// The sources of one merged object: its own nodes, then their extensions, in merge order.
+pub type Sources = SmallVec<[Addr; 4]>;
+
+/// The merged value of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Missing,
+    Null,
+    Scalar(Addr),
+    /// Object nodes merged into one object (extensions not yet expanded).
+    Objects(SmallVec<[Addr; 2]>),
+    /// Arrays of equal length merged item by item.
+    Arrays(SmallVec<[Addr; 2]>),
+}
+
+/// The request's documents, the root objects and the extensions attached so far.
+#[derive(Default)]
+pub struct Merged {
+    docs: Vec<Arc<SubgraphResponse>>,
+    roots: SmallVec<[Addr; 2]>,
+    /// Per document, per node: 1 + the index into `lists` of its extensions (0: none).
+    heads: Vec<Vec<u32>>,
+    lists: Vec<SmallVec<[Addr; 2]>>,
+}
+
+impl Merged {
+    /// Adds a response; returns its document index.
+    pub fn add(&mut self, response: Arc<SubgraphResponse>) -> u32 {
+        self.docs.push(response);
+        self.heads.push(Vec::new());
+        (self.docs.len() - 1) as u32
+    }
+
+    pub fn doc(&self, index: u32) -> &Doc {
+        &self.docs[index as usize].doc
+    }
+
+    pub fn node(&self, addr: Addr) -> Node {
+        self.doc(addr.doc).node(addr.node)
+    }
+
+    /// Merges a root fetch's data object at the response root.
+    pub fn add_root(&mut self, addr: Addr) {
+        if matches!(self.node(addr), Node::Object { .. }) {
+            self.roots.push(addr);
+        }
+    }
+
+    /// The root object's sources.
+    pub fn root(&self) -> Sources {
+        self.expand(&self.roots)
+    }
+
+    /// Merges the object at `extension` into the object whose first source is `target`.
+    pub fn extend(&mut self, target: Addr, extension: Addr) {
+        if !matches!(self.node(extension), Node::Object { .. }) {
+            return;
+        }
+        let nodes = self.doc(target.doc).len();
+        let heads = &mut self.heads[target.doc as usize];
+        if heads.is_empty() {
+            heads.resize(nodes, 0);
+        }
+        let Some(head) = heads.get_mut(target.node as usize) else {
+            return;
+        };
+        if *head == 0 {
+            self.lists.push(SmallVec::new());
+            *head = self.lists.len() as u32;
+        }
+        self.lists[*head as usize - 1].push(extension);
+    }
+
+    fn extensions(&self, addr: Addr) -> &[Addr] {
+        let head = self.heads[addr.doc as usize]
+            .get(addr.node as usize)
+            .copied()
+            .unwrap_or(0);
+        match head {
+            0 => &[],
+            n => &self.lists[n as usize - 1],
+        }
+    }
+
+    /// Sources of the merged object made of `bases`: each base, then what extends it.
+    pub fn expand(&self, bases: &[Addr]) -> Sources {
+        let mut out = Sources::new();
+        for &base in bases {
+            out.push(base);
+            out.extend_from_slice(self.extensions(base));
+        }
+        out
+    }
+
+    /// The merged value of `key` in the object made of `sources`.
+    pub fn field(&self, sources: &[Addr], key: &str) -> Val {
+        let mut val = Val::Missing;
+        for &source in sources {
+            if let Some(node) = self.doc(source.doc).get(source.node, key) {
+                self.fold(
+                    &mut val,
+                    Addr {
+                        doc: source.doc,
+                        node,
+                    },
+                );
+            }
+        }
+        val
+    }
+
+    /// The runtime type named by the object's `__typename`: the first one, unless a later
+    /// source names an object type. An `@interfaceObject` subgraph answers with the
+    /// interface's name, which must not replace the real type found elsewhere.
+    pub fn typename<'m>(&'m self, sg: &Supergraph, sources: &[Addr]) -> Option<&'m str> {
+        let mut found: Option<&str> = None;
+        for &source in sources {
+            let doc = self.doc(source.doc);
+            let Some(name) = doc.get(source.node, "__typename").and_then(|n| doc.str(n)) else {
+                continue;
+            };
+            if found.is_none() || sg.api_schema.get_object(name).is_some() {
+                found = Some(name);
+            }
+        }
+        found
+    }
+
+    /// The items of merged arrays, each merged across the arrays.
+    pub fn items(&self, arrays: &[Addr]) -> Vec<Val> {
+        let mut out: Vec<Val> = Vec::new();
+        for (n, &array) in arrays.iter().enumerate() {
+            let doc = self.doc(array.doc);
+            for (i, node) in doc.items(array.node).enumerate() {
+                if n == 0 {
+                    out.push(Val::Missing);
+                }
+                if let Some(val) = out.get_mut(i) {
+                    self.fold(
+                        val,
+                        Addr {
+                            doc: array.doc,
+                            node,
+                        },
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the node at `addr` as JSON.
+    pub fn write(&self, addr: Addr, out: &mut Vec<u8>) {
+        self.doc(addr.doc).write(addr.node, out);
+    }
+
+    /// An owned copy of a merged value (context arguments: a cold path).
+    pub fn to_value(&self, sg: &Supergraph, val: &Val) -> serde_json::Value {
+        use serde_json::Value;
+        match val {
+            Val::Missing | Val::Null => Value::Null,
+            Val::Scalar(addr) => self.doc(addr.doc).to_value(addr.node),
+            Val::Arrays(arrays) => Value::Array(
+                self.items(arrays)
+                    .iter()
+                    .map(|item| self.to_value(sg, item))
+                    .collect(),
+            ),
+            Val::Objects(bases) => {
+                let sources = self.expand(bases);
+                let mut map = serde_json::Map::new();
+                for &source in &sources {
+                    let doc = self.doc(source.doc);
+                    for (key, _) in doc.members(source.node) {
+                        let Some(key) = doc.str(key) else { continue };
+                        if !map.contains_key(key) {
+                            let value = match key {
+                                "__typename" => self
+                                    .typename(sg, &sources)
+                                    .map_or(Value::Null, |t| Value::String(t.to_owned())),
+                                _ => self.to_value(sg, &self.field(&sources, key)),
+                            };
+                            map.insert(key.to_owned(), value);
+                        }
+                    }
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+impl Merged {
+    /// The value of one node on its own.
+    pub fn val(&self, addr: Addr) -> Val {
+        let mut val = Val::Missing;
+        self.fold(&mut val, addr);
+        val
+    }
+
+    /// Folds one more source value into `val` by the deep-merge rules.
+    fn fold(&self, val: &mut Val, addr: Addr) {
+        match self.node(addr) {
+            Node::Null => {
+                if !matches!(val, Val::Objects(_)) {
+                    *val = Val::Null;
+                }
+            }
+            Node::Object { .. } => match val {
+                Val::Objects(bases) => bases.push(addr),
+                _ => *val = Val::Objects(SmallVec::from_elem(addr, 1)),
+            },
+            Node::Array { len, .. } => match val {
+                Val::Arrays(arrays) if self.array_len(arrays[0]) == len => arrays.push(addr),
+                _ => *val = Val::Arrays(SmallVec::from_elem(addr, 1)),
+            },
+            _ => *val = Val::Scalar(addr),
+        }
+    }
+
+    fn array_len(&self, addr: Addr) -> u32 {
+        match self.node(addr) {
+            Node::Array { len, .. } => len,
+            _ => 0,
+        }
+    }
+}
