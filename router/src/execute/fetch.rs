@@ -66,7 +66,9 @@ type InFlight = Shared<BoxFuture<'static, Outcome>>;
 /// Client shared by all requests of one router instance.
 pub struct SubgraphClient {
     http: reqwest::Client,
-    in_flight: Arc<Mutex<HashMap<SubgraphRequest, InFlight>>>,
+    /// Keyed by whole requests (bodies of several KiB): a fast hasher, randomly seeded since
+    /// clients choose part of what is hashed.
+    in_flight: Arc<Mutex<HashMap<SubgraphRequest, InFlight, ahash::RandomState>>>,
 }
 
 impl Default for SubgraphClient {

@@ -141,7 +141,11 @@ impl Merged {
             let Some(name) = doc.get(source.node, "__typename").and_then(|n| doc.str(n)) else {
                 continue;
             };
-            if found.is_none() || sg.api_schema.get_object(name).is_some() {
+            let replaces = match found {
+                None => true,
+                Some(current) => current != name && sg.api_schema.get_object(name).is_some(),
+            };
+            if replaces {
                 found = Some(name);
             }
         }
@@ -245,5 +249,83 @@ impl Merged {
             Node::Array { len, .. } => len,
             _ => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    const SUPERGRAPH: &str = include_str!("../../tests/fixtures/interface_object.graphql");
+
+    fn add(merged: &mut Merged, json: &str) -> Addr {
+        let doc = Doc::parse(Bytes::from(json.to_owned())).expect("valid JSON");
+        let response = SubgraphResponse {
+            doc,
+            data: Some(0),
+            errors: Vec::new(),
+        };
+        Addr {
+            doc: merged.add(Arc::new(response)),
+            node: 0,
+        }
+    }
+
+    fn object_at(merged: &Merged, key: &str) -> Sources {
+        match merged.field(&merged.root(), key) {
+            Val::Objects(bases) => merged.expand(&bases),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn extensions_deep_merge_and_null_never_erases_an_object() {
+        let mut merged = Merged::default();
+        let root = add(
+            &mut merged,
+            r#"{"a":{"id":"1","n":{"x":1},"s":"old","l":[{"p":1}]}}"#,
+        );
+        merged.add_root(root);
+        let a = object_at(&merged, "a")[0];
+        let ext = add(&mut merged, r#"{"n":null,"s":"new","m":2,"l":[{"q":2}]}"#);
+        merged.extend(a, ext);
+        let sources = object_at(&merged, "a");
+        assert_eq!(sources.len(), 2);
+        let value = merged.to_value(
+            &Supergraph::parse(SUPERGRAPH).unwrap(),
+            &merged.field(&merged.root(), "a"),
+        );
+        assert_eq!(
+            value,
+            serde_json::json!({"id":"1","n":{"x":1},"s":"new","l":[{"p":1,"q":2}],"m":2})
+        );
+    }
+
+    #[test]
+    fn an_interface_name_never_replaces_the_runtime_type() {
+        let sg = Supergraph::parse(SUPERGRAPH).expect("fixture parses");
+        let object = sg
+            .api_schema
+            .types
+            .iter()
+            .find(|(_, t)| matches!(t, apollo_compiler::schema::ExtendedType::Object(_)))
+            .map(|(name, _)| name.to_string())
+            .expect("an object type");
+        let interface = sg
+            .api_schema
+            .types
+            .iter()
+            .find(|(_, t)| matches!(t, apollo_compiler::schema::ExtendedType::Interface(_)))
+            .map(|(name, _)| name.to_string())
+            .expect("an interface");
+        let mut merged = Merged::default();
+        let base = add(&mut merged, &format!(r#"{{"__typename":"{interface}"}}"#));
+        let real = add(&mut merged, &format!(r#"{{"__typename":"{object}"}}"#));
+        let again = add(&mut merged, &format!(r#"{{"__typename":"{interface}"}}"#));
+        merged.extend(base, real);
+        merged.extend(base, again);
+        let sources = merged.expand(&[base]);
+        assert_eq!(merged.typename(&sg, &sources), Some(object.as_str()));
     }
 }
