@@ -1,349 +1,464 @@
-//! The classic four-subgraph federation demo under load.
+//! Our router side by side with Hive Router on the public gateway benchmark's workload
+//! (graphql-hive/graphql-gateways-benchmark, `federation/`).
 //!
-//! Starts the accounts/products/inventory/reviews subgraphs and a monolith serving the same
-//! data in this process, the `router` binary as a child process, then drives a deep nested
-//! query at fixed concurrency against the router and against the monolith (the baseline).
-//! Prints requests/s, p50/p99 latency and the router's peak memory (VmHWM).
+//! Starts our own async-graphql versions of its four subgraphs in this process
+//! ([`workload`]), our `router` binary and, when installed, `hive-router` as child processes
+//! on the same supergraph (`benches/workload/supergraph.graphql`), checks that both answer
+//! alike, then times three cases:
 //!
-//! `cargo bench -p router --bench federation`; BENCH_SECONDS and BENCH_CONCURRENCY tune it.
-//! Every worker sends its own `Authorization` header so the router cannot coalesce requests
-//! across workers; BENCH_SHARED_AUTH=1 sends one header for all (coalescing applies).
+//! - `deep`: the benchmark's `TestQuery` (fragments, five levels, an 87 KB answer) at
+//!   BENCH_CONCURRENCY connections (50), BENCH_WARMUP s (5) then BENCH_SECONDS s (20),
+//!   first with one shared `Authorization` header, then with one per connection;
+//! - `large`: the same selections repeated under aliases to an ~8 MiB answer, one
+//!   connection, sequential requests;
+//! - `many`: 1,000 distinct operations, none planned before (plans per second, RSS).
+//!
+//! `cargo bench -p router --bench federation`; BENCH_CASE=deep|large|many|all (default all,
+//! comma-separated lists work); HIVE_ROUTER=<path> picks the hive-router binary (else PATH,
+//! then ~/.cargo/bin); without one, only ours runs. A short smoke run:
+//! `BENCH_SECONDS=3 BENCH_WARMUP=1 cargo bench -p router --bench federation`.
 
-#[allow(dead_code)]
-#[path = "../tests/common/subgraphs.rs"]
-mod subgraphs;
+mod harness;
+mod workload;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
-use std::sync::Arc;
+use bytes::Bytes;
+use harness::answers::{agree, problem, request_body};
+use harness::load::{self, Auth, Connection, Load, Outcome};
+use harness::process::{find_hive_router, Kind, RouterProcess};
+use harness::{fmt, mib, print_table, ratio};
+use http::HeaderValue;
 use std::time::{Duration, Instant};
-use subgraphs::{PRODUCTS, REVIEWS, USERS};
+use workload::{operations, Subgraphs};
 
-const QUERY: &str = "query Bench { topProducts { name price inStock shippingEstimate reviews { body author { name username reviews { body product { name inStock } } } } } }";
+/// Target size of the `large` answer.
+const LARGE_BYTES: usize = 8 << 20;
+/// Operations in the `many` case, and how many of the last ones are replayed warm.
+const MANY_OPERATIONS: usize = 1000;
+const MANY_REPLAYED: usize = 200;
+/// The `many` case stops here even if a router is very slow, so the bench always ends.
+const MANY_DEADLINE: Duration = Duration::from_secs(180);
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+struct Settings {
+    warmup: Duration,
+    seconds: Duration,
+    concurrency: usize,
+    cases: Vec<String>,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Settings> {
+        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
+            std::env::var(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| anyhow::anyhow!("{name}={v}: not a number"))
+            })
+        };
+        let case = std::env::var("BENCH_CASE").unwrap_or_else(|_| "all".into());
+        let mut cases: Vec<String> = case.split(',').map(|c| c.trim().to_owned()).collect();
+        if cases.iter().any(|c| c == "all") {
+            cases = ["deep", "large", "many"].map(String::from).to_vec();
+        }
+        if let Some(bad) = cases
+            .iter()
+            .find(|c| !["deep", "large", "many"].contains(&c.as_str()))
+        {
+            anyhow::bail!("BENCH_CASE: unknown case {bad:?} (deep, large, many or all)");
+        }
+        Ok(Settings {
+            warmup: Duration::from_secs(number("BENCH_WARMUP", 5)?),
+            seconds: Duration::from_secs(number("BENCH_SECONDS", 20)?.max(1)),
+            concurrency: usize::try_from(number("BENCH_CONCURRENCY", 50)?.max(1))?,
+            cases,
+        })
+    }
+
+    fn runs(&self, case: &str) -> bool {
+        self.cases.iter().any(|c| c == case)
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let seconds = env_or("BENCH_SECONDS", 10);
-    let concurrency = env_or("BENCH_CONCURRENCY", 32) as usize;
-    let (accounts, inventory, products, reviews) = (
-        subgraphs::accounts().await,
-        subgraphs::inventory().await,
-        subgraphs::products().await,
-        subgraphs::reviews().await,
-    );
-    let fixture = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/demo.graphql"
-    ))?;
-    let sdl = [
-        ("4001", &accounts.url),
-        ("4002", &inventory.url),
-        ("4003", &products.url),
-        ("4004", &reviews.url),
-    ]
-    .iter()
-    .fold(fixture, |sdl, (port, url)| {
-        sdl.replace(&format!("http://127.0.0.1:{port}/graphql"), url)
-    });
+    let settings = Settings::from_env()?;
+    let subgraphs = Subgraphs::start().await?;
+    subgraphs.check_fixture()?;
     let dir = tempfile::tempdir()?;
     let supergraph = dir.path().join("supergraph.graphql");
-    std::fs::write(&supergraph, sdl)?;
+    std::fs::write(&supergraph, subgraphs.supergraph()?)?;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_router"))
-        .args([
-            "serve",
-            "--supergraph",
-            supergraph.to_str().unwrap_or_default(),
-            "--listen",
-            &listen,
-        ])
-        .env("RUST_LOG", "warn")
-        .spawn()?;
-    let client = reqwest::Client::new();
-    let router_url = format!("http://{listen}/graphql");
-    wait_healthy(&client, &format!("http://{listen}/health")).await?;
-    let monolith_url = spawn_monolith().await;
-
-    let check = client
-        .post(&router_url)
-        .json(&serde_json::json!({ "query": QUERY }))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let expected = client
-        .post(&monolith_url)
-        .json(&serde_json::json!({ "query": QUERY }))
-        .send()
-        .await?
-        .text()
-        .await?;
-    anyhow::ensure!(
-        check == expected,
-        "router and monolith disagree:\n{check}\n{expected}"
-    );
-
-    println!("query: {QUERY}");
-    println!(
-        "concurrency {concurrency}, {seconds}s per target, {} cores",
-        std::thread::available_parallelism()?.get()
-    );
-    let cpu_before = cpu_seconds(child.id());
-    let router = load(&client, &router_url, concurrency, seconds).await;
-    let router_cpu = cpu_seconds(child.id())
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
-    let peak = peak_memory_kib(child.id());
-    let monolith = load(&client, &monolith_url, concurrency, seconds).await;
-    router.print("router  ");
-    monolith.print("monolith");
-    if let Some(cpu) = router_cpu {
-        let per_request = cpu / router.requests.max(1) as f64 * 1e6;
-        println!("router process CPU: {cpu:.2} s total, {per_request:.0} us per request");
+    // Dropping `routers` (also on an early return) kills each child by its PID.
+    let mut routers = vec![RouterProcess::start_ours(&supergraph, dir.path()).await?];
+    match find_hive_router() {
+        Some(binary) => {
+            println!("hive-router: {}", binary.display());
+            routers.push(RouterProcess::start_hive(&binary, &supergraph, dir.path()).await?);
+        }
+        None => println!(
+            "hive-router not found (HIVE_ROUTER, PATH, ~/.cargo/bin): timing our router only"
+        ),
     }
     println!(
-        "router peak memory (VmHWM): {} MiB",
-        peak.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+        "{} cores; warm-up {:?}, measured {:?}, {} connections; cases: {}\n",
+        std::thread::available_parallelism()?.get(),
+        settings.warmup,
+        settings.seconds,
+        settings.concurrency,
+        settings.cases.join(", ")
     );
-    println!(
-        "subgraph requests: accounts {} inventory {} products {} reviews {}",
-        accounts.count(),
-        inventory.count(),
-        products.count(),
-        reviews.count()
-    );
-    child.kill()?;
-    child.wait()?;
+
+    let test_query = request_body(&operations::test_query());
+    let answers = agree(&routers, &test_query, "TestQuery").await?;
+    let answer_len = answers[0].len();
+    if settings.runs("deep") {
+        deep_case(&settings, &routers, &subgraphs, &test_query, &answers).await?;
+    }
+    // `many` before `large`, so its RSS figures start from the deep case's, not from the
+    // large answers'.
+    if settings.runs("many") {
+        many_case(&routers).await?;
+    }
+    if settings.runs("large") {
+        large_case(&settings, &routers, &subgraphs, answer_len).await?;
+    }
     Ok(())
 }
 
-async fn wait_healthy(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
-    for _ in 0..200 {
-        if client
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// What one timed load against one router measured.
+struct Measured {
+    kind: Kind,
+    mode: &'static str,
+    outcome: Outcome,
+    /// Router CPU per request in microseconds.
+    cpu_us: Option<f64>,
+    peak_rss_kib: Option<u64>,
+    subgraph_requests: u64,
+}
+
+impl Measured {
+    fn p(&self, quantile: f64) -> Option<f64> {
+        Some(self.outcome.percentile_ms(quantile))
     }
-    anyhow::bail!("router did not become healthy")
+
+    fn subgraph_requests_each(&self) -> f64 {
+        self.subgraph_requests as f64 / self.outcome.requests.max(1) as f64
+    }
 }
 
-struct Stats {
-    requests: usize,
+/// Runs `load` (its window set here) against `router`, reading the router's CPU time, its
+/// peak RSS and the subgraph request count over the measured window only.
+async fn measure(
+    router: &RouterProcess,
+    subgraphs: &Subgraphs,
+    mut load: Load,
+    (warmup, seconds): (Duration, Duration),
+    mode: &'static str,
+) -> anyhow::Result<Measured> {
+    load.measure_from = Instant::now() + warmup;
+    load.until = load.measure_from + seconds;
+    let (measure_from, until) = (load.measure_from, load.until);
+    let running = tokio::spawn(load::run(load));
+    tokio::time::sleep_until(measure_from.into()).await;
+    router.reset_peak();
+    let (cpu_before, requests_before) = (router.cpu_seconds(), subgraphs.requests());
+    tokio::time::sleep_until(until.into()).await;
+    let cpu = router.cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    let peak_rss_kib = router.peak_rss_kib();
+    let subgraph_requests = subgraphs.requests() - requests_before;
+    let outcome = running.await??;
+    Ok(Measured {
+        kind: router.kind,
+        mode,
+        cpu_us: cpu.map(|c| c / outcome.requests.max(1) as f64 * 1e6),
+        peak_rss_kib,
+        subgraph_requests,
+        outcome,
+    })
+}
+
+fn load_of(router: &RouterProcess, body: &Bytes, answer: &Bytes, connections: usize) -> Load {
+    let now = Instant::now();
+    Load {
+        url: router.url.clone(),
+        body: body.clone(),
+        connections,
+        auth: Auth::Shared,
+        measure_from: now,
+        until: now,
+        expect_len: answer.len(),
+    }
+}
+
+async fn deep_case(
+    settings: &Settings,
+    routers: &[RouterProcess],
+    subgraphs: &Subgraphs,
+    body: &Bytes,
+    answers: &[Bytes],
+) -> anyhow::Result<()> {
+    println!(
+        "== deep: TestQuery, {} bytes per answer, {} connections",
+        answers[0].len(),
+        settings.concurrency
+    );
+    let mut rows = Vec::new();
+    for auth in [Auth::Shared, Auth::PerConnection] {
+        for (router, answer) in routers.iter().zip(answers) {
+            let mut load = load_of(router, body, answer, settings.concurrency);
+            load.auth = auth;
+            let window = (settings.warmup, settings.seconds);
+            rows.push(measure(router, subgraphs, load, window, auth.label()).await?);
+        }
+    }
+    print_measured(&rows, false);
+    print_generator_cpu(&rows, settings);
+    Ok(())
+}
+
+async fn large_case(
+    settings: &Settings,
+    routers: &[RouterProcess],
+    subgraphs: &Subgraphs,
+    answer_len: usize,
+) -> anyhow::Result<()> {
+    let copies = LARGE_BYTES.div_ceil(answer_len.max(1));
+    let body = request_body(&operations::large_query(copies));
+    let answers = agree(routers, &body, "Large").await?;
+    println!(
+        "== large: TestQuery's selections x{copies}, {:.2} MiB per answer, 1 connection, \
+         sequential",
+        answers[0].len() as f64 / f64::from(1 << 20)
+    );
+    let mut rows = Vec::new();
+    for (router, answer) in routers.iter().zip(&answers) {
+        let load = load_of(router, &body, answer, 1);
+        let window = (settings.warmup, settings.seconds);
+        rows.push(measure(router, subgraphs, load, window, "sequential").await?);
+    }
+    print_measured(&rows, true);
+    Ok(())
+}
+
+/// Prints one row per measured load, then `ours / hive` for each mode both ran; `cpu_ms`
+/// gives CPU per request in milliseconds instead of microseconds.
+fn print_measured(rows: &[Measured], cpu_ms: bool) {
+    let cpu_scale = if cpu_ms { 1e-3 } else { 1.0 };
+    let mut table: Vec<Vec<String>> = rows.iter().map(|m| measured_row(m, cpu_scale)).collect();
+    for ours in rows.iter().filter(|m| m.kind == Kind::Ours) {
+        let hive = rows
+            .iter()
+            .find(|m| m.kind == Kind::Hive && m.mode == ours.mode);
+        table.extend(hive.map(|hive| ratio_row(ours, hive)));
+    }
+    let cpu = if cpu_ms { "CPU ms/req" } else { "CPU µs/req" };
+    let headers = [
+        "router",
+        "mode",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        cpu,
+        "peak RSS MiB",
+    ];
+    print_table(
+        &[&headers[..], &["subgraph req/req", "errors"]].concat(),
+        &table,
+    );
+}
+
+fn measured_row(m: &Measured, cpu_scale: f64) -> Vec<String> {
+    let per_second = m.outcome.per_second();
+    vec![
+        m.kind.label().into(),
+        m.mode.into(),
+        fmt(Some(per_second), if per_second < 100.0 { 1 } else { 0 }),
+        fmt(m.p(0.5), 2),
+        fmt(m.p(0.99), 2),
+        fmt(
+            m.cpu_us.map(|us| us * cpu_scale),
+            usize::from(cpu_scale < 1.0),
+        ),
+        mib(m.peak_rss_kib),
+        fmt(Some(m.subgraph_requests_each()), 2),
+        m.outcome.errors.to_string(),
+    ]
+}
+
+fn ratio_row(ours: &Measured, hive: &Measured) -> Vec<String> {
+    let kib = |m: &Measured| m.peak_rss_kib.map(|k| k as f64);
+    vec![
+        "ours / hive".into(),
+        ours.mode.into(),
+        ratio(
+            Some(ours.outcome.per_second()),
+            Some(hive.outcome.per_second()),
+        ),
+        ratio(ours.p(0.5), hive.p(0.5)),
+        ratio(ours.p(0.99), hive.p(0.99)),
+        ratio(ours.cpu_us, hive.cpu_us),
+        ratio(kib(ours), kib(hive)),
+        ratio(
+            Some(ours.subgraph_requests_each()),
+            Some(hive.subgraph_requests_each()),
+        ),
+        String::new(),
+    ]
+}
+
+/// The load generator's own CPU use, to show it stayed out of the way.
+fn print_generator_cpu(rows: &[Measured], settings: &Settings) {
+    let wall = (settings.warmup + settings.seconds).as_secs_f64();
+    let shares: Vec<String> = rows
+        .iter()
+        .map(|m| {
+            let share = m.outcome.generator_cpu.map(|c| c / wall * 100.0);
+            format!("{} {} {}%", m.kind.label(), m.mode, fmt(share, 0))
+        })
+        .collect();
+    println!("load generator CPU, % of one core: {}\n", shares.join("; "));
+}
+
+/// What sending the distinct operations once (cold) and the last ones again (warm) gave.
+struct Planned {
+    kind: Kind,
+    sent: usize,
     errors: usize,
-    elapsed: Duration,
-    latencies_us: Vec<u64>,
+    cold: Duration,
+    cold_tail_ms: f64,
+    warm_tail_ms: f64,
+    rss_before_kib: Option<u64>,
+    rss_after_kib: Option<u64>,
+    peak_rss_kib: Option<u64>,
+    answers: Vec<Bytes>,
 }
 
-impl Stats {
-    fn print(&self, name: &str) {
-        let pct = |p: f64| {
-            let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-            self.latencies_us
-                .get(i)
-                .map_or(0.0, |us| *us as f64 / 1000.0)
-        };
+async fn many_case(routers: &[RouterProcess]) -> anyhow::Result<()> {
+    let bodies: Vec<Bytes> = (0..MANY_OPERATIONS)
+        .map(|n| request_body(&operations::distinct_operation(n)))
+        .collect();
+    println!(
+        "== many: {MANY_OPERATIONS} distinct operations, each sent once (cold plan), then the last \
+         {MANY_REPLAYED} again (warm); 1 connection, sequential"
+    );
+    let mut results = Vec::new();
+    for router in routers {
+        results.push(plan_many(router, &bodies).await?);
+    }
+    if let [ours, hive] = results.as_slice() {
+        let differing = (ours.answers.iter().zip(&hive.answers))
+            .filter(|(a, b)| {
+                harness::answers::compare(a, b).map_or(true, |v| v.starts_with("DIFFERENT"))
+            })
+            .count();
         println!(
-            "{name}: {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors)",
-            self.requests as f64 / self.elapsed.as_secs_f64(),
-            pct(0.50),
-            pct(0.99),
-            self.requests,
-            self.errors
+            "answers differing between the routers: {differing} of {}",
+            ours.answers.len().min(hive.answers.len())
         );
     }
-}
-
-async fn load(client: &reqwest::Client, url: &str, concurrency: usize, seconds: u64) -> Stats {
-    let body =
-        Arc::new(serde_json::to_vec(&serde_json::json!({ "query": QUERY })).unwrap_or_default());
-    // Warm up connections and caches.
-    for _ in 0..concurrency {
-        let _ = client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .await;
+    let mut table: Vec<Vec<String>> = results.iter().map(many_row).collect();
+    if let [ours, hive] = results.as_slice() {
+        table.push(many_ratio_row(ours, hive));
     }
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let shared_auth = std::env::var("BENCH_SHARED_AUTH").is_ok_and(|v| v == "1");
-    let workers = (0..concurrency).map(|i| {
-        let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
-        let auth = if shared_auth {
-            "Bearer shared".to_owned()
-        } else {
-            format!("Bearer worker-{i}")
-        };
-        tokio::spawn(async move {
-            let (mut latencies, mut errors) = (Vec::new(), 0usize);
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let ok = match client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("authorization", &auth)
-                    .body(body.to_vec())
-                    .send()
-                    .await
-                {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                latencies.push(t.elapsed().as_micros() as u64);
-                errors += usize::from(!ok);
-            }
-            (latencies, errors)
-        })
-    });
-    let mut stats = Stats {
-        requests: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-    };
-    for worker in futures::future::join_all(workers)
-        .await
-        .into_iter()
-        .flatten()
-    {
-        stats.requests += worker.0.len();
-        stats.errors += worker.1;
-        stats.latencies_us.extend(worker.0);
-    }
-    stats.elapsed = started.elapsed();
-    stats.latencies_us.sort_unstable();
-    stats
+    print_table(
+        &[
+            "router",
+            "operations",
+            "cold ops/s",
+            "cold ms/op (tail)",
+            "warm ms/op (tail)",
+            "≈ plan ms/op",
+            "RSS before → after MiB",
+            "peak RSS MiB",
+            "errors",
+        ],
+        &table,
+    );
+    Ok(())
 }
 
-/// User + system CPU time of a process, from /proc/<pid>/stat (clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
-fn peak_memory_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-// ---- the monolith: the same data and query shape in one async-graphql schema ----------
-
-#[derive(Clone, Copy)]
-struct MProduct(usize);
-#[derive(Clone, Copy)]
-struct MReview(usize);
-#[derive(Clone, Copy)]
-struct MUser(usize);
-
-struct MQuery;
-
-#[Object(name = "Query")]
-impl MQuery {
-    async fn top_products(&self, #[graphql(default = 5)] first: i32) -> Vec<MProduct> {
-        (0..PRODUCTS.len())
-            .take(first as usize)
-            .map(MProduct)
-            .collect()
+impl Planned {
+    fn cold_per_second(&self) -> f64 {
+        self.sent as f64 / self.cold.as_secs_f64().max(1e-9)
     }
 }
 
-#[Object(name = "Product")]
-impl MProduct {
-    async fn name(&self) -> &str {
-        PRODUCTS[self.0].1
-    }
-    async fn price(&self) -> i32 {
-        PRODUCTS[self.0].2
-    }
-    async fn in_stock(&self) -> bool {
-        PRODUCTS[self.0].0 != "2"
-    }
-    async fn shipping_estimate(&self) -> i32 {
-        let (_, _, price, weight) = PRODUCTS[self.0];
-        if price > 1000 {
-            0
-        } else {
-            weight / 2
+fn many_row(p: &Planned) -> Vec<String> {
+    vec![
+        p.kind.label().into(),
+        p.sent.to_string(),
+        fmt(Some(p.cold_per_second()), 0),
+        fmt(Some(p.cold_tail_ms), 2),
+        fmt(Some(p.warm_tail_ms), 2),
+        fmt(Some(p.cold_tail_ms - p.warm_tail_ms), 2),
+        format!("{} → {}", mib(p.rss_before_kib), mib(p.rss_after_kib)),
+        mib(p.peak_rss_kib),
+        p.errors.to_string(),
+    ]
+}
+
+fn many_ratio_row(ours: &Planned, hive: &Planned) -> Vec<String> {
+    let plan = |p: &Planned| Some(p.cold_tail_ms - p.warm_tail_ms);
+    let kib = |k: Option<u64>| k.map(|k| k as f64);
+    vec![
+        "ours / hive".into(),
+        String::new(),
+        ratio(Some(ours.cold_per_second()), Some(hive.cold_per_second())),
+        ratio(Some(ours.cold_tail_ms), Some(hive.cold_tail_ms)),
+        ratio(Some(ours.warm_tail_ms), Some(hive.warm_tail_ms)),
+        ratio(plan(ours), plan(hive)),
+        ratio(kib(ours.rss_after_kib), kib(hive.rss_after_kib)),
+        ratio(kib(ours.peak_rss_kib), kib(hive.peak_rss_kib)),
+        String::new(),
+    ]
+}
+
+/// Sends each operation once, then replays the last [`MANY_REPLAYED`]: the difference of the
+/// two passes over those same operations is what planning cost.
+async fn plan_many(router: &RouterProcess, bodies: &[Bytes]) -> anyhow::Result<Planned> {
+    let auth = HeaderValue::from_static("Bearer bench-many");
+    let mut conn = Connection::open(&router.url).await?;
+    router.reset_peak();
+    let rss_before_kib = router.rss_kib();
+    let (started, mut errors) = (Instant::now(), 0);
+    let mut answers = Vec::new();
+    let mut cold_ms = Vec::new();
+    for body in bodies {
+        if started.elapsed() > MANY_DEADLINE {
+            break;
+        }
+        let t = Instant::now();
+        let answer = conn.post(body.clone(), &auth).await;
+        cold_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let ok = answer
+            .as_ref()
+            .ok()
+            .and_then(|a| serde_json::from_slice(a).ok());
+        errors += usize::from(ok.as_ref().is_none_or(|json| problem(json).is_some()));
+        answers.push(answer.unwrap_or_default());
+        if answers.last().is_some_and(Bytes::is_empty) {
+            conn = Connection::open(&router.url).await?;
         }
     }
-    async fn reviews(&self) -> Vec<MReview> {
-        (0..REVIEWS.len())
-            .filter(|&i| REVIEWS[i].2 == PRODUCTS[self.0].0)
-            .map(MReview)
-            .collect()
+    let cold = started.elapsed();
+    let rss_after_kib = router.rss_kib();
+    let peak_rss_kib = router.peak_rss_kib();
+    let tail = answers.len().saturating_sub(MANY_REPLAYED);
+    let mut warm_ms = Vec::new();
+    for body in &bodies[tail..answers.len()] {
+        let t = Instant::now();
+        errors += usize::from(conn.post(body.clone(), &auth).await.is_err());
+        warm_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-}
-
-#[Object(name = "Review")]
-impl MReview {
-    async fn body(&self) -> &str {
-        REVIEWS[self.0].1
-    }
-    async fn author(&self) -> Option<MUser> {
-        USERS
-            .iter()
-            .position(|u| u.0 == REVIEWS[self.0].3)
-            .map(MUser)
-    }
-    async fn product(&self) -> Option<MProduct> {
-        PRODUCTS
-            .iter()
-            .position(|p| p.0 == REVIEWS[self.0].2)
-            .map(MProduct)
-    }
-}
-
-#[Object(name = "User")]
-impl MUser {
-    async fn name(&self) -> &str {
-        USERS[self.0].1
-    }
-    async fn username(&self) -> &str {
-        USERS[self.0].2
-    }
-    async fn reviews(&self) -> Vec<MReview> {
-        (0..REVIEWS.len())
-            .filter(|&i| REVIEWS[i].3 == USERS[self.0].0)
-            .map(MReview)
-            .collect()
-    }
-}
-
-async fn spawn_monolith() -> String {
-    let schema = Schema::new(MQuery, EmptyMutation, EmptySubscription);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind monolith");
-    let url = format!("http://{}/graphql", listener.local_addr().expect("bound"));
-    let app = axum::Router::new().route(
-        "/graphql",
-        axum::routing::post(
-            move |axum::Json(request): axum::Json<async_graphql::Request>| {
-                let schema = schema.clone();
-                async move { axum::Json(schema.execute(request).await) }
-            },
-        ),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(Planned {
+        kind: router.kind,
+        sent: answers.len(),
+        errors,
+        cold,
+        cold_tail_ms: mean(&cold_ms[tail..]),
+        warm_tail_ms: mean(&warm_ms),
+        rss_before_kib,
+        rss_after_kib,
+        peak_rss_kib,
+        answers,
+    })
 }
