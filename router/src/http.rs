@@ -258,10 +258,10 @@ async fn respond(
     let outcome = run_request(&current, request, forwarded, transport).await;
     match (outcome, accepted.json, accepted.stream) {
         (Outcome::Executed { data, errors }, Some(media), _) => {
-            graphql_bytes(StatusCode::OK, media, executed_body(&data, &errors))
+            graphql_bytes(StatusCode::OK, media, executed_body(data, &errors))
         }
         (Outcome::Executed { data, errors }, None, Some(stream)) => {
-            let body = executed_body(&data, &errors);
+            let body = executed_body(data, &errors);
             stream::single(stream, String::from_utf8(body).unwrap_or_default().into())
         }
         (Outcome::Subscribed(events), _, Some(stream)) => stream::events(

@@ -99,6 +99,9 @@ pub struct PreparedOperation {
     pub plan: QueryPlan,
     /// Whether `__schema`/`__type` must be answered from the API schema.
     pub has_introspection: bool,
+    /// The size of the last response written for this operation: the next one's buffer
+    /// starts that large instead of growing (and copying) its way there.
+    pub response_size: std::sync::atomic::AtomicUsize,
 }
 
 /// Caches shared by all requests against one supergraph.
@@ -211,6 +214,7 @@ pub fn normalize_and_plan(
         operation,
         plan,
         has_introspection,
+        response_size: Default::default(),
     })
 }
 

@@ -4,7 +4,7 @@
 //! that turns out null is cut back, and `null` written instead). Values are copied once,
 //! from the subgraph responses into the output buffer.
 
-use crate::execute::doc::write_str;
+use crate::execute::doc::{write_str, NodeId};
 use crate::execute::entities::{push_key, response_path, Step};
 use crate::execute::merged::{Addr, Merged, Sources, Val};
 use crate::operation::{FieldSelection, NormalizedOperation, Selection};
@@ -28,14 +28,19 @@ struct Writer<'a, 's> {
     path: Vec<Step<'s>>,
 }
 
-/// Writes the client's `data` for `merged` as JSON (`null` if a non-null root field was
-/// null) and appends non-null violations to `errors`.
+/// The start of every execution result.
+pub const DATA: &[u8] = b"{\"data\":";
+
+/// Writes the start of the client's response, `{"data":` and the data for `merged` (`null`
+/// if a non-null root field was null), and appends non-null violations to `errors`; the
+/// caller ends it (`service::executed_body`). `capacity`: the expected size.
 pub fn write_data(
     sg: &Supergraph,
     operation: &NormalizedOperation,
     merged: &Merged,
     introspection: Option<Map<String, Value>>,
     errors: &mut Vec<Value>,
+    capacity: usize,
 ) -> Vec<u8> {
     let prior_errors = errors.len();
     let mut writer = Writer {
@@ -44,16 +49,17 @@ pub fn write_data(
         errors,
         prior_errors,
         introspection,
-        out: Vec::with_capacity(4096),
+        out: Vec::with_capacity(capacity.clamp(256, 64 << 20) + 64),
         path: Vec::with_capacity(16),
     };
+    writer.out.extend_from_slice(DATA);
     let root = merged.root();
     let sets = [operation.selections.as_slice()];
     if writer
         .object(&operation.root_type, &root, &sets, true)
         .is_err()
     {
-        writer.out.clear();
+        writer.out.truncate(DATA.len());
         writer.out.extend_from_slice(b"null");
     }
     writer.out
@@ -77,10 +83,11 @@ impl<'s> Writer<'_, 's> {
             .typename(self.sg, sources)
             .unwrap_or(static_type);
         self.out.push(b'{');
+        let mut hints: SmallVec<[NodeId; 4]> = SmallVec::from_elem(0, sources.len());
         match sets {
             [set] if set.iter().all(|s| matches!(s, Selection::Field(_))) => {
                 for (i, field) in set.iter().filter_map(as_field).enumerate() {
-                    self.field(runtime, sources, &[field], i > 0, root)?;
+                    self.field(runtime, sources, &mut hints, &[field], i > 0, root)?;
                 }
             }
             _ => {
@@ -89,7 +96,7 @@ impl<'s> Writer<'_, 's> {
                     self.collect_fields(runtime, set, &mut groups);
                 }
                 for (i, group) in groups.iter().enumerate() {
-                    self.field(runtime, sources, group, i > 0, root)?;
+                    self.field(runtime, sources, &mut hints, group, i > 0, root)?;
                 }
             }
         }
@@ -124,6 +131,7 @@ impl<'s> Writer<'_, 's> {
         &mut self,
         runtime: &str,
         sources: &Sources,
+        hints: &mut [NodeId],
         group: &[&'s FieldSelection],
         comma: bool,
         root: bool,
@@ -142,7 +150,7 @@ impl<'s> Writer<'_, 's> {
         }
         let sets: SmallVec<[&'s [Selection]; 1]> =
             group.iter().map(|f| f.selections.as_slice()).collect();
-        let val = self.merged.field(sources, key);
+        let val = self.merged.field_in_order(sources, hints, key);
         self.path.push(Step::Key(key));
         let completed = self.complete(runtime, field, &sets, &field.ty, val);
         self.path.pop();

@@ -89,7 +89,7 @@ pub enum Outcome {
     /// Not executed: the response has no `data`.
     Refused(Refusal),
     /// An executed operation (possibly with field errors and partial data); `data` is the
-    /// JSON text of the `data` entry.
+    /// response up to and including its `data` entry (see [`executed_body`]).
     Executed { data: Vec<u8>, errors: Vec<Value> },
     /// A subscription: its results, one per event.
     Subscribed(EventStream),
@@ -136,17 +136,15 @@ pub fn result_body(data: Value, errors: Vec<Value>) -> Value {
     Value::Object(body)
 }
 
-/// An executed result as clients receive it, written from its `data` JSON text.
-pub fn executed_body(data: &[u8], errors: &[Value]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(data.len() + 16);
-    body.extend_from_slice(b"{\"data\":");
-    body.extend_from_slice(data);
+/// An executed result as clients receive it: `data` as [`write_data`] started it, then the
+/// errors, if any.
+pub fn executed_body(mut data: Vec<u8>, errors: &[Value]) -> Vec<u8> {
     if !errors.is_empty() {
-        body.extend_from_slice(b",\"errors\":");
-        let _ = serde_json::to_writer(&mut body, errors);
+        data.extend_from_slice(b",\"errors\":");
+        let _ = serde_json::to_writer(&mut data, errors);
     }
-    body.push(b'}');
-    body
+    data.push(b'}');
+    data
 }
 
 /// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
@@ -207,13 +205,16 @@ pub async fn run_request(
     };
     let output = execute(&ctx, prepared.plan.root.as_ref()).await;
     let mut errors = output.errors;
+    let size = &prepared.response_size;
     let data = write_data(
         sg,
         &prepared.operation,
         &output.data,
         introspection,
         &mut errors,
+        size.load(std::sync::atomic::Ordering::Relaxed),
     );
+    size.store(data.len(), std::sync::atomic::Ordering::Relaxed);
     Outcome::Executed { data, errors }
 }
 

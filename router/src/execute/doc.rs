@@ -157,6 +157,39 @@ impl Doc {
             .map(|(_, v)| v)
     }
 
+    /// [`Doc::get`] starting at member `*hint` (a key id; 0 for the first member) and
+    /// wrapping around; on a match `*hint` moves past it. Subgraphs answer fields in the
+    /// order they were asked, which is the order they are read in, so a walk over an
+    /// object's fields is linear instead of quadratic.
+    pub fn get_from(&self, id: NodeId, key: &str, hint: &mut NodeId) -> Option<NodeId> {
+        let Node::Object { end, .. } = self.node(id) else {
+            return None;
+        };
+        let start = if *hint > id && *hint < end {
+            *hint
+        } else {
+            id + 1
+        };
+        let key = key.as_bytes();
+        let found = self
+            .scan(start, end, key)
+            .or_else(|| self.scan(id + 1, start, key))?;
+        *hint = self.next(found);
+        Some(found)
+    }
+
+    /// The value of the member named `key` among the members from `from` to `to`.
+    fn scan(&self, mut from: NodeId, to: NodeId, key: &[u8]) -> Option<NodeId> {
+        while from < to {
+            let value = from + 1;
+            if self.str_bytes(from) == Some(key) {
+                return Some(value);
+            }
+            from = self.next(value);
+        }
+        None
+    }
+
     /// Appends `id`'s subtree as JSON text.
     pub fn write(&self, id: NodeId, out: &mut Vec<u8>) {
         match self.node(id) {

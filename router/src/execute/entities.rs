@@ -131,6 +131,20 @@ impl<'a> Collector<'_, 'a> {
     }
 
     fn walk_items(&mut self, arrays: &[Addr], rest: &'a [PathSegment], at: &mut Vec<Step<'a>>) {
+        if let [array] = arrays {
+            // One array (no merge): its items are read in place.
+            let doc = self.merged.doc(array.doc);
+            for (i, node) in doc.items(array.node).enumerate() {
+                let item = self.merged.val(Addr {
+                    doc: array.doc,
+                    node,
+                });
+                at.push(Step::Index(i as u32));
+                self.walk(&item, rest, at);
+                at.pop();
+            }
+            return;
+        }
         for (i, item) in self.merged.items(arrays).iter().enumerate() {
             at.push(Step::Index(i as u32));
             self.walk(item, rest, at);

@@ -90,7 +90,12 @@ impl Merged {
             self.lists.push(SmallVec::new());
             *head = self.lists.len() as u32;
         }
-        self.lists[*head as usize - 1].push(extension);
+        // One entity result is shared by every position it was deduplicated from, so its
+        // nested objects are reached (and extended) once per position: keep one copy.
+        let list = &mut self.lists[*head as usize - 1];
+        if !list.contains(&extension) {
+            list.push(extension);
+        }
     }
 
     fn extensions(&self, addr: Addr) -> &[Addr] {
@@ -114,6 +119,22 @@ impl Merged {
         out
     }
 
+    /// [`Merged::field`] for reading many fields of one object in order: `hints` holds one
+    /// position per source (see [`Doc::get_from`]), all 0 at first.
+    pub fn field_in_order(&self, sources: &[Addr], hints: &mut [NodeId], key: &str) -> Val {
+        let mut val = Val::Missing;
+        for (&source, hint) in sources.iter().zip(hints) {
+            if let Some(node) = self.doc(source.doc).get_from(source.node, key, hint) {
+                let addr = Addr {
+                    doc: source.doc,
+                    node,
+                };
+                self.fold(&mut val, addr);
+            }
+        }
+        val
+    }
+
     /// The merged value of `key` in the object made of `sources`.
     pub fn field(&self, sources: &[Addr], key: &str) -> Val {
         let mut val = Val::Missing;
@@ -133,7 +154,8 @@ impl Merged {
 
     /// The runtime type named by the object's `__typename`: the first one, unless a later
     /// source names an object type. An `@interfaceObject` subgraph answers with the
-    /// interface's name, which must not replace the real type found elsewhere.
+    /// interface's name, which must not replace the real type found elsewhere; without
+    /// interface objects every source names the same type and the first one is read.
     pub fn typename<'m>(&'m self, sg: &Supergraph, sources: &[Addr]) -> Option<&'m str> {
         let mut found: Option<&str> = None;
         for &source in sources {
@@ -147,6 +169,9 @@ impl Merged {
             };
             if replaces {
                 found = Some(name);
+            }
+            if !sg.has_interface_objects {
+                break;
             }
         }
         found

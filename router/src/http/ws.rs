@@ -408,7 +408,7 @@ async fn operation(
             }
         }
         Outcome::Executed { data, errors } => {
-            let body = executed_body(&data, &errors);
+            let body = executed_body(data, &errors);
             let payload: Arc<str> = String::from_utf8(body).unwrap_or_default().into();
             if out.send(Out::Next(op.clone(), payload)).await.is_err() {
                 return;

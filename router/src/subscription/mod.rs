@@ -384,8 +384,9 @@ impl UpstreamTask {
             &output.data,
             None,
             &mut errors,
+            0,
         );
-        String::from_utf8(executed_body(&data, &errors)).unwrap_or_default()
+        String::from_utf8(executed_body(data, &errors)).unwrap_or_default()
     }
 
     /// Ends the subscription for every subscriber with `errors`.

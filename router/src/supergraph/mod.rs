@@ -166,6 +166,9 @@ pub struct Supergraph {
     pub implementers: HashMap<Name, Implementers>,
     /// Every progressive `@override` label, in first-seen order.
     pub override_labels: Vec<String>,
+    /// Whether any subgraph has an `@interfaceObject` (which answers `__typename` with an
+    /// interface's name, so the executor must look for the real type in merged data).
+    pub has_interface_objects: bool,
 }
 
 impl Supergraph {
@@ -187,8 +190,13 @@ impl Supergraph {
                 override_labels.push(condition.label.clone());
             }
         }
+        let has_interface_objects = model
+            .types
+            .values()
+            .any(|t| t.graphs.iter().any(|g| g.is_interface_object));
         Ok(Supergraph {
             override_labels,
+            has_interface_objects,
             subgraphs: model.subgraphs,
             types: model.types,
             api_schema,
