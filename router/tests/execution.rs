@@ -243,3 +243,26 @@ async fn one_request_per_subgraph_per_step_across_paths_with_shared_deduplicatio
         "four positions, two distinct users"
     );
 }
+
+#[tokio::test]
+async fn fetches_of_one_level_share_a_request_across_branches() {
+    let (demo, app) = demo().await;
+    // `shippingEstimate` waits for two fetches (the plan runs by levels): the reviews of `me`
+    // and of `topProducts` come from different parents at the same level, as do the two
+    // product fetches after them.
+    let query = "{ me { reviews { product { shippingEstimate } } } topProducts(first: 1) { reviews { product { name } } } }";
+    let (status, _, body) = post(&app, json!({ "query": query }), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "me": { "reviews": [
+                { "product": { "shippingEstimate": 50 } },
+                { "product": { "shippingEstimate": 0 } } ] },
+            "topProducts": [ { "reviews": [
+                { "product": { "name": "Table" } }, { "product": { "name": "Table" } } ] } ] } })
+    );
+    // [accounts, inventory, products, reviews]: products once for the root, once for both
+    // entity paths; reviews once for both parents.
+    assert_eq!(demo.counts(), [1, 1, 2, 1]);
+}

@@ -62,11 +62,20 @@ fn remove_groups(groups: &mut Vec<Group>, removed: &[bool], roots: &[usize]) -> 
     roots.iter().map(|&r| new_index[r]).collect()
 }
 
-/// Combines entity fetches to one subgraph that run at the same step (same dependencies)
-/// into one `_entities` request whose representations come from all their paths, so each
-/// plan step sends at most one request per subgraph. Skipped when the selections disagree
-/// on what a response key means.
-pub(super) fn merge_sibling_fetches(groups: &mut Vec<Group>, roots: &[usize]) -> Vec<usize> {
+/// Combines entity fetches to one subgraph that run at the same step into one `_entities`
+/// request whose representations come from all their paths, so each plan step sends at
+/// most one request per subgraph. Skipped when the selections disagree on what a response
+/// key means.
+///
+/// The same step means the same dependencies, or, with `by_level` (a query planned in
+/// dependency levels, where every fetch of a level waits for the whole previous level
+/// anyway), the same level: the combined fetch depends on both sets, all one level up.
+pub(super) fn merge_sibling_fetches(
+    groups: &mut Vec<Group>,
+    roots: &[usize],
+    by_level: bool,
+) -> Vec<usize> {
+    let level = dependency_levels(groups);
     let mut removed = vec![false; groups.len()];
     for j in 0..groups.len() {
         // A context group reads its values relative to its one path.
@@ -79,10 +88,15 @@ pub(super) fn merge_sibling_fetches(groups: &mut Vec<Group>, roots: &[usize]) ->
                 && a.representation.is_some()
                 && a.context.is_empty()
                 && a.graph == b.graph
-                && same_set(&a.deps, &b.deps)
+                && (same_set(&a.deps, &b.deps) || (by_level && level[i] == level[j]))
                 && compatible(&a.selections, &b.selections)
         });
         let Some(i) = target else { continue };
+        for dep in std::mem::take(&mut groups[j].deps) {
+            if !groups[i].deps.contains(&dep) {
+                groups[i].deps.push(dep);
+            }
+        }
         let selections = std::mem::take(&mut groups[j].selections);
         let representation = groups[j].representation.take().unwrap_or_default();
         let mut paths = vec![std::mem::take(&mut groups[j].path)];
@@ -102,6 +116,25 @@ pub(super) fn merge_sibling_fetches(groups: &mut Vec<Group>, roots: &[usize]) ->
         removed[j] = true;
     }
     remove_groups(groups, &removed, roots)
+}
+
+/// Each group's level: 0 without dependencies, else one more than its deepest dependency.
+pub(super) fn dependency_levels(groups: &[Group]) -> Vec<usize> {
+    let mut level = vec![0usize; groups.len()];
+    // Reused groups can gain later-created dependencies: iterate to a fixpoint (the
+    // dependency graph is acyclic, so `groups.len()` rounds always suffice).
+    for _ in 0..groups.len() {
+        let mut changed = false;
+        for (i, group) in groups.iter().enumerate() {
+            let l = group.deps.iter().map(|&d| level[d] + 1).max().unwrap_or(0);
+            changed |= l != level[i];
+            level[i] = l;
+        }
+        if !changed {
+            break;
+        }
+    }
+    level
 }
 
 fn same_set(a: &[usize], b: &[usize]) -> bool {

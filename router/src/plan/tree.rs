@@ -1,6 +1,6 @@
 //! Turns fetch groups into a plan tree and prints each group's subgraph operation.
 
-use super::merge::{merge_into_waiting_groups, merge_sibling_fetches};
+use super::merge::{dependency_levels, merge_into_waiting_groups, merge_sibling_fetches};
 use super::{ContextFetch, ContextRewrite, FetchNode, PathSegment, PlanNode};
 use crate::operation::{print_selections, variable_usages, NormalizedOperation, Selection};
 use crate::supergraph::{GraphId, Supergraph};
@@ -59,7 +59,8 @@ pub(super) fn build_tree(
     roots: &[usize],
 ) -> Option<PlanNode> {
     let roots = merge_into_waiting_groups(&mut groups, roots);
-    let roots = merge_sibling_fetches(&mut groups, &roots);
+    let by_level = op.kind != OperationType::Mutation && groups.iter().any(|g| g.deps.len() > 1);
+    let roots = merge_sibling_fetches(&mut groups, &roots, by_level);
     let roots = roots.as_slice();
     let nodes: Vec<PlanNode> = groups
         .iter()
@@ -154,25 +155,7 @@ fn descendants(groups: &[Group], root: usize) -> Vec<usize> {
 }
 
 fn levels(groups: &[Group], nodes: &[PlanNode], members: &[usize]) -> PlanNode {
-    let mut level = vec![0usize; groups.len()];
-    // Reused groups can gain later-created dependencies: iterate to a fixpoint (the
-    // dependency graph is acyclic, so `members.len()` rounds always suffice).
-    for _ in 0..members.len() {
-        let mut changed = false;
-        for &i in members {
-            let l = groups[i]
-                .deps
-                .iter()
-                .map(|&d| level[d] + 1)
-                .max()
-                .unwrap_or(0);
-            changed |= l != level[i];
-            level[i] = l;
-        }
-        if !changed {
-            break;
-        }
-    }
+    let level = dependency_levels(groups);
     let depth = members.iter().map(|&i| level[i]).max().unwrap_or(0);
     let stages: Vec<PlanNode> = (0..=depth)
         .filter_map(|l| {
