@@ -162,11 +162,12 @@ impl<'a> Collector<'_, 'a> {
         });
         let Some(fragment) = fragment else { return };
         // An @interfaceObject subgraph knows the entity only by its interface name.
-        let as_interface = self
-            .sg
-            .type_in_graph(&fragment.type_condition, self.graph)
-            .is_some_and(|t| t.is_interface_object)
-            .then_some(fragment.type_condition.as_str());
+        let as_interface = (self.sg.has_interface_objects
+            && self
+                .sg
+                .type_in_graph(&fragment.type_condition, self.graph)
+                .is_some_and(|t| t.is_interface_object))
+        .then_some(fragment.type_condition.as_str());
         let json = &mut self.reps.json;
         let before = json.len();
         if !json.is_empty() {
