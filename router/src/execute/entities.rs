@@ -8,7 +8,6 @@ use crate::supergraph::{GraphId, Supergraph};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use smallvec::SmallVec;
-use std::hash::{Hash, Hasher};
 
 /// A concrete response path (`["topProducts", 0, "reviews", 1]`).
 pub type ResponsePath = Vec<Value>;
@@ -76,6 +75,9 @@ struct Collector<'c, 'a> {
     requires: &'c [Selection],
     context: &'c [ContextRewrite],
     reps: Representations<'a>,
+    /// Representations by a hash of their bytes: randomly seeded, since subgraph data (which
+    /// clients can write) decides what is hashed.
+    hasher: ahash::RandomState,
     seen: FxHashMap<u64, SmallVec<[u32; 1]>>,
 }
 
@@ -97,6 +99,7 @@ pub fn collect<'a>(
         requires,
         context,
         reps: Representations::default(),
+        hasher: ahash::RandomState::new(),
         seen: FxHashMap::default(),
     };
     let root = Val::Objects(merged.root().into_iter().collect());
@@ -188,9 +191,7 @@ impl<'a> Collector<'_, 'a> {
             .map(|rewrite| context_value(self.sg, self.merged, at, rewrite))
             .collect();
         let end = self.reps.json.len();
-        let mut hasher = rustc_hash::FxHasher::default();
-        self.reps.json[start..end].hash(&mut hasher);
-        let hash = hasher.finish();
+        let hash = self.hasher.hash_one(&self.reps.json[start..end]);
         let candidates = self.seen.entry(hash).or_default();
         let existing = candidates.iter().copied().find(|&i| {
             let (s, e) = self.reps.spans[i as usize];
