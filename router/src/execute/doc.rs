@@ -388,43 +388,13 @@ impl<'de> Visitor<'de> for Tape<'_> {
         let at = self.b.nodes.len();
         self.b.nodes.push(Node::Null);
         let mut len = 0u32;
-        while map.next_key_seed(Key { b: &mut *self.b })?.is_some() {
+        // Keys are strings: serde_json hands them to the same string visits.
+        while map.next_key_seed(Tape { b: &mut *self.b })?.is_some() {
             map.next_value_seed(Tape { b: &mut *self.b })?;
             len += 1;
         }
         let end = self.b.id();
         self.b.nodes[at] = Node::Object { len, end };
-        Ok(())
-    }
-}
-
-/// An object key: always a string.
-struct Key<'b> {
-    b: &'b mut Builder,
-}
-
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.b.string(v, true);
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.b.string(v, false);
         Ok(())
     }
 }
