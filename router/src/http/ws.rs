@@ -4,19 +4,23 @@
 
 use super::{forwarded_headers, is_forwarded, AppState};
 use crate::service::{executed_body, run_request, GraphQLRequest, Outcome, Transport};
-use crate::subscription::SubscriptionSettings;
+use crate::subscription::{EventStream, SubscriptionSettings};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt, StreamExt};
+use futures::stream::{self, Stream};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::mpsc;
-use tokio_util::task::AbortOnDropHandle;
+use std::task::Poll;
 
-/// Read and write buffer of one client connection.
-const WS_BUFFER: usize = 8 * 1024;
+/// Initial read buffer of one client connection. tungstenite allocates it up front and
+/// grows it for a larger message; clients mostly send a few small messages (init,
+/// subscribe, pong), so a small one keeps idle subscribers cheap.
+const READ_BUFFER: usize = 1024;
+/// Frames are written as soon as they are sent (every send flushes anyway).
+const WRITE_BUFFER: usize = 0;
 
 /// The two subprotocols, in order of preference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +82,8 @@ pub(super) fn upgrade(
     // dominate the memory of many idle subscribers.
     upgrade
         .protocols([protocol.name()])
-        .read_buffer_size(WS_BUFFER)
-        .write_buffer_size(WS_BUFFER)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
         .on_upgrade(move |socket| async move {
@@ -92,37 +96,124 @@ pub(super) fn upgrade(
         })
 }
 
-/// One operation of a connection: the client's id, and which use of that id (a client may
-/// reuse an id once the operation is over, while the old one's last output is still queued).
-#[derive(Clone, PartialEq, Eq)]
-struct OpRef {
-    id: String,
-    generation: u64,
-}
-
-/// What the operation tasks of a connection send to its socket.
+/// What an operation produces for its client, in order; `Error` and `Done` end it.
 enum Out {
-    Next(OpRef, Arc<str>),
+    Next(Arc<str>),
     /// Request errors: the operation never started.
-    Error(OpRef, Vec<Value>),
-    Done(OpRef),
+    Error(Vec<Value>),
+    Done,
 }
 
-struct Running {
-    generation: u64,
-    /// Dropping it aborts the task, which releases the upstream.
-    _task: AbortOnDropHandle<()>,
+type Output = Pin<Box<dyn Stream<Item = Out> + Send>>;
+
+/// One open operation: the client's id (also JSON-encoded, for its frames) and its output.
+struct Operation {
+    id: String,
+    id_json: Box<str>,
+    output: Output,
+}
+
+/// The open operations of one connection, polled by the connection's own task: there is
+/// no task or channel per operation, so an event goes from the upstream's broadcast
+/// straight to the socket, and nothing of an operation outlives its removal (an id reused
+/// after `complete` never sees the old operation's output).
+#[derive(Default)]
+struct Operations {
+    open: Vec<Operation>,
+    /// Where the next poll starts, so that one busy operation cannot starve the others.
+    start: usize,
+}
+
+impl Operations {
+    fn contains(&self, id: &str) -> bool {
+        self.open.iter().any(|op| op.id == id)
+    }
+
+    fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    fn insert(&mut self, id: String, output: Output) {
+        let id_json = Value::String(id.clone()).to_string().into_boxed_str();
+        self.open.push(Operation {
+            id,
+            id_json,
+            output,
+        });
+    }
+
+    /// Drops the operation, which releases its upstream.
+    fn remove(&mut self, id: &str) {
+        if let Some(index) = self.open.iter().position(|op| op.id == id) {
+            self.open.swap_remove(index);
+        }
+    }
+
+    /// The next frame of any operation; an operation is removed with its last frame.
+    /// Pending while no operation has output (forever when there is none).
+    fn next_frame(&mut self, protocol: Protocol) -> impl Future<Output = String> + '_ {
+        std::future::poll_fn(move |cx| {
+            let count = self.open.len();
+            for offset in 0..count {
+                let index = (self.start + offset) % count;
+                let op = &mut self.open[index];
+                let Poll::Ready(out) = op.output.as_mut().poll_next(cx) else {
+                    continue;
+                };
+                let out = out.unwrap_or(Out::Done);
+                let text = frame(protocol, &op.id_json, &out);
+                if !matches!(out, Out::Next(_)) {
+                    self.open.swap_remove(index);
+                }
+                self.start = index + 1;
+                return Poll::Ready(text);
+            }
+            Poll::Pending
+        })
+    }
+}
+
+/// The message for one output of the operation whose JSON-encoded id is `id`.
+fn frame(protocol: Protocol, id: &str, out: &Out) -> String {
+    let kind = match (out, protocol) {
+        (Out::Next(_), Protocol::TransportWs) => "next",
+        (Out::Next(_), Protocol::Legacy) => "data",
+        (Out::Error(_), _) => "error",
+        (Out::Done, _) => "complete",
+    };
+    let errors;
+    let payload = match out {
+        Out::Next(payload) => Some(&**payload),
+        Out::Error(list) => {
+            errors = serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
+            Some(errors.as_str())
+        }
+        Out::Done => None,
+    };
+    // Sized once: this runs for every event and every subscriber.
+    let mut text = String::with_capacity(40 + id.len() + payload.map_or(0, str::len));
+    text.push_str(r#"{"id":"#);
+    text.push_str(id);
+    text.push_str(r#","type":""#);
+    text.push_str(kind);
+    text.push('"');
+    if let Some(payload) = payload {
+        text.push_str(r#","payload":"#);
+        text.push_str(payload);
+    }
+    text.push('}');
+    text
 }
 
 struct Session {
     app: Arc<AppState>,
     protocol: Protocol,
+    /// The upgrade request's headers, until `connection_init` reads them.
     upgrade_headers: HeaderMap,
     settings: SubscriptionSettings,
     /// Forwarded to subgraphs once the connection is initialised.
     headers: Option<Vec<(String, String)>>,
-    operations: HashMap<String, Running>,
-    generations: u64,
+    operations: Operations,
 }
 
 enum Flow {
@@ -143,40 +234,36 @@ impl Session {
             upgrade_headers,
             settings,
             headers: None,
-            operations: HashMap::new(),
-            generations: 0,
+            operations: Operations::default(),
         }
     }
 
-    async fn run(mut self, socket: WebSocket) {
-        let settings = self.settings.clone();
-        let (mut sink, mut stream) = socket.split();
-        let (out_tx, mut out_rx) = mpsc::channel::<Out>(256);
-        let init_deadline = tokio::time::sleep(settings.init_timeout);
+    /// Reads the client's messages and writes every operation's output, in one task.
+    async fn run(mut self, mut socket: WebSocket) {
+        let max_message_bytes = self.settings.max_message_bytes;
+        let init_deadline = tokio::time::sleep(self.settings.init_timeout);
         tokio::pin!(init_deadline);
-        let mut keepalive = tokio::time::interval(settings.keepalive);
+        let mut keepalive = tokio::time::interval(self.settings.keepalive);
         keepalive.reset();
         loop {
             let flow = tokio::select! {
-                message = stream.next() => match message {
+                message = socket.recv() => match message {
                     Some(Ok(Message::Text(text))) => {
-                        if text.len() > settings.max_message_bytes {
-                            Flow::Close(1009, format!("message exceeds {} bytes", settings.max_message_bytes))
+                        if text.len() > max_message_bytes {
+                            Flow::Close(1009, format!("message exceeds {max_message_bytes} bytes"))
                         } else {
                             // Boxed: its (rarely live) state would otherwise size every
                             // idle connection's future.
-                            Box::pin(self.on_message(text.as_str(), &out_tx, &mut sink)).await
+                            Box::pin(self.on_message(text.as_str(), &mut socket)).await
                         }
                     }
                     Some(Ok(Message::Binary(_))) => Flow::Close(4400, "binary messages are not supported".into()),
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => Flow::Continue,
                 },
-                Some(out) = out_rx.recv() => {
-                    if let Some(text) = self.frame(out) {
-                        if sink.send(Message::text(text)).await.is_err() {
-                            return;
-                        }
+                text = self.operations.next_frame(self.protocol) => {
+                    if socket.send(Message::text(text)).await.is_err() {
+                        return;
                     }
                     Flow::Continue
                 }
@@ -188,7 +275,7 @@ impl Session {
                         Protocol::TransportWs => r#"{"type":"ping"}"#,
                         Protocol::Legacy => r#"{"type":"ka"}"#,
                     };
-                    if sink.send(Message::text(ping)).await.is_err() {
+                    if socket.send(Message::text(ping)).await.is_err() {
                         return;
                     }
                     Flow::Continue
@@ -199,50 +286,13 @@ impl Session {
                     code,
                     reason: reason.into(),
                 };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = socket.send(Message::Close(Some(frame))).await;
                 return;
             }
         }
     }
 
-    /// Turns an operation's output into a frame, dropping output of operations the client
-    /// already completed (including an earlier use of a reused id).
-    fn frame(&mut self, out: Out) -> Option<String> {
-        let (op, text, ends) = match out {
-            Out::Next(op, payload) => {
-                let kind = match self.protocol {
-                    Protocol::TransportWs => "next",
-                    Protocol::Legacy => "data",
-                };
-                let text = format!(
-                    r#"{{"id":{},"type":"{kind}","payload":{payload}}}"#,
-                    Value::String(op.id.clone())
-                );
-                (op, text, false)
-            }
-            Out::Error(op, errors) => {
-                let text = json!({ "id": op.id, "type": "error", "payload": errors });
-                (op, text.to_string(), true)
-            }
-            Out::Done(op) => {
-                let text = json!({ "id": op.id, "type": "complete" });
-                (op, text.to_string(), true)
-            }
-        };
-        if self.operations.get(&op.id)?.generation != op.generation {
-            return None;
-        }
-        if ends {
-            // The operation's task is ending on its own; dropping its handle is a no-op.
-            self.operations.remove(&op.id);
-        }
-        Some(text)
-    }
-
-    async fn on_message<S>(&mut self, text: &str, out: &mpsc::Sender<Out>, sink: &mut S) -> Flow
-    where
-        S: futures::Sink<Message> + Unpin,
-    {
+    async fn on_message(&mut self, text: &str, socket: &mut WebSocket) -> Flow {
         let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(text) else {
             return Flow::Close(4400, "Invalid message received".into());
         };
@@ -257,21 +307,23 @@ impl Session {
                     return Flow::Close(4429, "Too many initialisation requests".into());
                 }
                 let payload = message.remove("payload").unwrap_or(Value::Null);
-                match self.init(&payload).await {
+                // Only needed here: a second `connection_init` closes the connection.
+                let upgrade_headers = std::mem::take(&mut self.upgrade_headers);
+                match Self::init(&self.app, &upgrade_headers, &payload).await {
                     Ok(headers) => {
                         self.headers = Some(headers);
-                        let _ = sink
+                        let _ = socket
                             .send(Message::text(r#"{"type":"connection_ack"}"#))
                             .await;
                         if self.protocol == Protocol::Legacy {
-                            let _ = sink.send(Message::text(r#"{"type":"ka"}"#)).await;
+                            let _ = socket.send(Message::text(r#"{"type":"ka"}"#)).await;
                         }
                         Flow::Continue
                     }
                     Err(reason) => {
                         if self.protocol == Protocol::Legacy {
                             let error = json!({ "type": "connection_error", "payload": { "message": reason } });
-                            let _ = sink.send(Message::text(error.to_string())).await;
+                            let _ = socket.send(Message::text(error.to_string())).await;
                         }
                         Flow::Close(4403, "Forbidden".into())
                     }
@@ -282,7 +334,7 @@ impl Session {
                 if let Some(payload) = message.remove("payload") {
                     pong["payload"] = payload;
                 }
-                let _ = sink.send(Message::text(pong.to_string())).await;
+                let _ = socket.send(Message::text(pong.to_string())).await;
                 Flow::Continue
             }
             (Protocol::TransportWs, "pong") => Flow::Continue,
@@ -299,7 +351,7 @@ impl Session {
                 else {
                     return Flow::Close(4400, "Invalid message received: bad payload".into());
                 };
-                if self.operations.contains_key(&id) {
+                if self.operations.contains(&id) {
                     return Flow::Close(4409, format!("Subscriber for {id} already exists"));
                 }
                 let max_operations = self.settings.max_per_connection;
@@ -309,31 +361,16 @@ impl Session {
                         "extensions": { "code": "SUBSCRIPTION_LIMIT_EXCEEDED" },
                     });
                     let text = json!({ "id": id, "type": "error", "payload": [error] });
-                    let _ = sink.send(Message::text(text.to_string())).await;
+                    let _ = socket.send(Message::text(text.to_string())).await;
                     return Flow::Continue;
                 }
-                self.generations += 1;
-                let op = OpRef {
-                    id: id.clone(),
-                    generation: self.generations,
-                };
-                let task = tokio::spawn(operation(
-                    self.app.clone(),
-                    op,
-                    request,
-                    headers,
-                    out.clone(),
-                ));
-                let running = Running {
-                    generation: self.generations,
-                    _task: AbortOnDropHandle::new(task),
-                };
-                self.operations.insert(id, running);
+                let output = operation(self.app.clone(), request, headers);
+                self.operations.insert(id, output);
                 Flow::Continue
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
                 if let Some(id) = message.get("id").and_then(Value::as_str) {
-                    // Dropping the handle aborts the task, which releases the upstream.
+                    // Dropping the operation releases the upstream.
                     self.operations.remove(id);
                 }
                 Flow::Continue
@@ -349,11 +386,18 @@ impl Session {
     /// Builds the headers forwarded for this connection: configured ones from the upgrade
     /// request, overridden by the `connection_init` payload (browsers cannot set headers on
     /// a WebSocket); verifies `Authorization` when the router has a verifier.
-    async fn init(&self, payload: &Value) -> Result<Vec<(String, String)>, String> {
-        let mut headers = forwarded_headers(&self.upgrade_headers, &self.app.forward_headers);
+    ///
+    /// Takes the app rather than `&self`: the session is not `Sync`, so no reference to
+    /// it may be held across an await.
+    async fn init(
+        app: &AppState,
+        upgrade_headers: &HeaderMap,
+        payload: &Value,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut headers = forwarded_headers(upgrade_headers, &app.forward_headers);
         let from_payload = |map: &Map<String, Value>| -> Vec<(String, String)> {
             map.iter()
-                .filter(|(name, _)| is_forwarded(name, &self.app.forward_headers))
+                .filter(|(name, _)| is_forwarded(name, &app.forward_headers))
                 .filter_map(|(name, value)| {
                     Some((name.to_ascii_lowercase(), value.as_str()?.to_owned()))
                 })
@@ -375,49 +419,60 @@ impl Session {
             .iter()
             .find(|(name, _)| name == "authorization")
             .map(|(_, value)| value.as_str());
-        self.app
-            .authenticate(authorization)
+        app.authenticate(authorization)
             .await
             .map_err(|e| e.to_string())?;
         Ok(headers)
     }
 }
 
-/// Runs one operation of a connection and forwards its results.
-async fn operation(
+/// One operation's output: runs the request, then streams a subscription's events.
+fn operation(
     app: Arc<AppState>,
-    op: OpRef,
     request: GraphQLRequest,
     headers: Vec<(String, String)>,
-    out: mpsc::Sender<Out>,
-) {
+) -> Output {
+    enum Step {
+        Start(Arc<AppState>, GraphQLRequest, Vec<(String, String)>),
+        Events(EventStream),
+        Finish,
+    }
+    let output = stream::unfold(
+        Some(Step::Start(app, request, headers)),
+        |step| async move {
+            let events = match step? {
+                Step::Start(app, request, headers) => match start(app, request, headers).await {
+                    Outcome::Subscribed(events) => events,
+                    Outcome::Executed { data, errors } => {
+                        let body = executed_body(data, &errors);
+                        let payload = String::from_utf8(body).unwrap_or_default().into();
+                        return Some((Out::Next(payload), Some(Step::Finish)));
+                    }
+                    Outcome::Refused(refusal) => return Some((Out::Error(refusal.errors()), None)),
+                },
+                Step::Events(events) => events,
+                Step::Finish => return Some((Out::Done, None)),
+            };
+            let mut events = events;
+            Some(match events.next().await {
+                Some(payload) => (Out::Next(payload), Some(Step::Events(events))),
+                None => (Out::Done, None),
+            })
+        },
+    );
+    Box::pin(output)
+}
+
+async fn start(
+    app: Arc<AppState>,
+    request: GraphQLRequest,
+    headers: Vec<(String, String)>,
+) -> Outcome {
     let state = app.current.load_full();
     let transport = Transport {
         allow_mutation: true,
         streaming: true,
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.
-    let outcome = Box::pin(run_request(&state, request, headers, transport)).await;
-    drop(state);
-    match outcome {
-        Outcome::Subscribed(mut events) => {
-            while let Some(payload) = events.next().await {
-                if out.send(Out::Next(op.clone(), payload)).await.is_err() {
-                    return;
-                }
-            }
-        }
-        Outcome::Executed { data, errors } => {
-            let body = executed_body(data, &errors);
-            let payload: Arc<str> = String::from_utf8(body).unwrap_or_default().into();
-            if out.send(Out::Next(op.clone(), payload)).await.is_err() {
-                return;
-            }
-        }
-        Outcome::Refused(refusal) => {
-            let _ = out.send(Out::Error(op, refusal.errors())).await;
-            return;
-        }
-    }
-    let _ = out.send(Out::Done(op)).await;
+    Box::pin(run_request(&state, request, headers, transport)).await
 }
