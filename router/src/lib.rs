@@ -135,6 +135,13 @@ pub async fn serve(
         state.clone(),
         shutdown.clone(),
     ));
+    // Responses and WebSocket frames are written whole: Nagle's algorithm would only hold
+    // the last segment of one back waiting for an ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
