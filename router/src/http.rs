@@ -6,7 +6,8 @@ mod stream;
 mod ws;
 
 use crate::service::{
-    executed_body, run_request, GraphQLRequest, Outcome, Refusal, RouterState, Transport,
+    executed_body, executed_text, run_request, GraphQLRequest, Outcome, Refusal, RouterState,
+    Transport,
 };
 use arc_swap::ArcSwap;
 use auth::{AuthError, TokenVerifier};
@@ -261,8 +262,7 @@ async fn respond(
             graphql_bytes(StatusCode::OK, media, executed_body(data, &errors))
         }
         (Outcome::Executed { data, errors }, None, Some(stream)) => {
-            let body = executed_body(data, &errors);
-            stream::single(stream, String::from_utf8(body).unwrap_or_default().into())
+            stream::single(stream, executed_text(data, &errors).into())
         }
         (Outcome::Subscribed(events), _, Some(stream)) => stream::events(
             stream,

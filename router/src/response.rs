@@ -6,7 +6,7 @@
 
 use crate::execute::doc::{write_str, NodeId};
 use crate::execute::entities::{push_key, response_path, Step};
-use crate::execute::merged::{Addr, Merged, Sources, Val};
+use crate::execute::merged::{Merged, Sources, Val};
 use crate::operation::{FieldSelection, NormalizedOperation, Selection};
 use crate::supergraph::Supergraph;
 use apollo_compiler::ast::Type;
@@ -53,7 +53,7 @@ pub fn write_data(
         path: Vec::with_capacity(16),
     };
     writer.out.extend_from_slice(DATA);
-    let root = merged.root();
+    let root = merged.expand(merged.roots());
     let sets = [operation.selections.as_slice()];
     if writer
         .object(&operation.root_type, &root, &sets, true)
@@ -117,9 +117,7 @@ impl<'s> Writer<'_, 's> {
                     }
                 }
                 Selection::Fragment(f) => {
-                    if f.type_condition == runtime
-                        || self.sg.api_schema.is_subtype(&f.type_condition, runtime)
-                    {
+                    if self.sg.applies(&f.type_condition, runtime) {
                         self.collect_fields(runtime, &f.selections, out);
                     }
                 }
@@ -197,20 +195,9 @@ impl<'s> Writer<'_, 's> {
             (_, Val::Missing | Val::Null) => null(&mut self.out),
             (Type::List(inner) | Type::NonNullList(inner), Val::Arrays(arrays)) => {
                 self.out.push(b'[');
-                if let [array] = arrays.as_slice() {
-                    // One array (no merge): its items are read in place.
-                    let doc = self.merged.doc(array.doc);
-                    for (i, node) in doc.items(array.node).enumerate() {
-                        let item = self.merged.val(Addr {
-                            doc: array.doc,
-                            node,
-                        });
-                        self.item(parent, field, sets, inner, item, i)?;
-                    }
-                } else {
-                    for (i, item) in self.merged.items(&arrays).into_iter().enumerate() {
-                        self.item(parent, field, sets, inner, item, i)?;
-                    }
+                let merged = self.merged;
+                for (i, item) in merged.items(&arrays).enumerate() {
+                    self.item(parent, field, sets, inner, item, i)?;
                 }
                 self.out.push(b']');
                 Ok(Written::Value)

@@ -147,6 +147,13 @@ pub fn executed_body(mut data: Vec<u8>, errors: &[Value]) -> Vec<u8> {
     data
 }
 
+/// [`executed_body`] as text (for streams and WebSocket frames). The body is UTF-8: every
+/// string in it came through serde_json's validation.
+pub fn executed_text(data: Vec<u8>, errors: &[Value]) -> String {
+    String::from_utf8(executed_body(data, errors))
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
 /// `headers` are forwarded to subgraphs.
 pub async fn run_request(

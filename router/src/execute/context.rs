@@ -244,15 +244,11 @@ fn applicable_field<'s>(
 ) -> Option<&'s FieldSelection> {
     sels.iter().find_map(|s| match s {
         Selection::Field(f) if f.name != "__typename" => Some(f),
-        Selection::Fragment(f) if applies(sg, &f.type_condition, typename) => {
+        Selection::Fragment(f) if sg.applies(&f.type_condition, typename) => {
             applicable_field(sg, &f.selections, typename)
         }
         _ => None,
     })
-}
-
-fn applies(sg: &Supergraph, condition: &str, typename: &str) -> bool {
-    condition == typename || sg.api_schema.is_subtype(condition, typename)
 }
 
 /// Copies the selected fields out of `object` under their field names; `None` if one is
@@ -296,7 +292,7 @@ fn select(
                 };
                 out.insert(field.name.to_string(), value);
             }
-            Selection::Fragment(fragment) if applies(sg, &fragment.type_condition, typename) => {
+            Selection::Fragment(fragment) if sg.applies(&fragment.type_condition, typename) => {
                 out.extend(select(sg, object, &fragment.selections, typename)?);
             }
             Selection::Fragment(_) => {}

@@ -77,7 +77,8 @@ impl Doc {
         })
     }
 
-    /// The document of a value built elsewhere (a subscription event).
+    /// The document of a value built elsewhere (a subscription event). The value came out
+    /// of serde_json's parser, so it parses again; `null` if it ever did not.
     pub fn from_value(value: &Value) -> Doc {
         let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
         Doc::parse(Bytes::from(bytes)).unwrap_or_else(|_| Doc {
@@ -152,9 +153,7 @@ impl Doc {
 
     /// The value of member `key` of an object node.
     pub fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
-        self.members(id)
-            .find(|&(k, _)| self.str_bytes(k) == Some(key.as_bytes()))
-            .map(|(_, v)| v)
+        self.get_from(id, key, &mut 0)
     }
 
     /// [`Doc::get`] starting at member `*hint` (a key id; 0 for the first member) and

@@ -102,7 +102,7 @@ pub fn collect<'a>(
         hasher: ahash::RandomState::new(),
         seen: FxHashMap::default(),
     };
-    let root = Val::Objects(merged.root().into_iter().collect());
+    let root = merged.root();
     let mut at = Vec::new();
     for path in paths {
         collector.walk(&root, path, &mut at);
@@ -134,23 +134,10 @@ impl<'a> Collector<'_, 'a> {
     }
 
     fn walk_items(&mut self, arrays: &[Addr], rest: &'a [PathSegment], at: &mut Vec<Step<'a>>) {
-        if let [array] = arrays {
-            // One array (no merge): its items are read in place.
-            let doc = self.merged.doc(array.doc);
-            for (i, node) in doc.items(array.node).enumerate() {
-                let item = self.merged.val(Addr {
-                    doc: array.doc,
-                    node,
-                });
-                at.push(Step::Index(i as u32));
-                self.walk(&item, rest, at);
-                at.pop();
-            }
-            return;
-        }
-        for (i, item) in self.merged.items(arrays).iter().enumerate() {
+        let merged = self.merged;
+        for (i, item) in merged.items(arrays).enumerate() {
             at.push(Step::Index(i as u32));
-            self.walk(item, rest, at);
+            self.walk(&item, rest, at);
             at.pop();
         }
     }
@@ -160,7 +147,7 @@ impl<'a> Collector<'_, 'a> {
             return;
         };
         let fragment = self.requires.iter().find_map(|s| match s {
-            Selection::Fragment(f) if applies(self.sg, &f.type_condition, typename) => Some(f),
+            Selection::Fragment(f) if self.sg.applies(&f.type_condition, typename) => Some(f),
             _ => None,
         });
         let Some(fragment) = fragment else { return };
@@ -262,10 +249,7 @@ impl Writer<'_> {
                     push_key(out, &field.name, !written.is_empty());
                     written.push(field.name.as_str());
                     if field.name == "__typename" {
-                        let name = as_interface
-                            .or_else(|| self.merged.typename(self.sg, sources))
-                            .unwrap_or(typename);
-                        super::doc::write_str(name, out);
+                        super::doc::write_str(as_interface.unwrap_or(typename), out);
                         continue;
                     }
                     let val = self.merged.field(sources, field.response_key());
@@ -273,7 +257,7 @@ impl Writer<'_> {
                         return false;
                     }
                 }
-                Selection::Fragment(f) if applies(self.sg, &f.type_condition, typename) => {
+                Selection::Fragment(f) if self.sg.applies(&f.type_condition, typename) => {
                     if !self.members(sources, &f.selections, typename, None, written, out) {
                         return false;
                     }
@@ -305,13 +289,13 @@ impl Writer<'_> {
             }
             Val::Arrays(arrays) if !field.selections.is_empty() => {
                 out.push(b'[');
-                for (i, item) in self.merged.items(arrays).iter().enumerate() {
+                for (i, item) in self.merged.items(arrays).enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
                     let ok = match item {
-                        Val::Objects(_) => self.value(item, field, out),
-                        other => self.raw(other, out),
+                        Val::Objects(_) => self.value(&item, field, out),
+                        other => self.raw(&other, out),
                     };
                     if !ok {
                         return false;
@@ -352,10 +336,6 @@ pub fn push_key(out: &mut Vec<u8>, key: &str, comma: bool) {
     out.extend_from_slice(b"\":");
 }
 
-fn applies(sg: &Supergraph, condition: &str, typename: &str) -> bool {
-    condition == typename || sg.api_schema.is_subtype(condition, typename)
-}
-
 /// The value of a `@fromContext` argument for the entity at `at`: read from the ancestor at
 /// the rewrite's path prefix; `null` when the ancestor or the field is missing.
 fn context_value(
@@ -367,13 +347,12 @@ fn context_value(
     let Some(prefix) = at.get(..rewrite.ancestor.len()) else {
         return Value::Null;
     };
-    let mut val = Val::Objects(merged.root().into_iter().collect());
+    let mut val = merged.root();
     for step in prefix {
         val = match (step, &val) {
             (Step::Key(key), Val::Objects(bases)) => merged.field(&merged.expand(bases), key),
             (Step::Index(i), Val::Arrays(arrays)) => merged
                 .items(arrays)
-                .into_iter()
                 .nth(*i as usize)
                 .unwrap_or(Val::Missing),
             _ => return Value::Null,

@@ -68,9 +68,14 @@ impl Merged {
         }
     }
 
-    /// The root object's sources.
-    pub fn root(&self) -> Sources {
-        self.expand(&self.roots)
+    /// The root fetches' data objects.
+    pub fn roots(&self) -> &[Addr] {
+        &self.roots
+    }
+
+    /// The root object: every root fetch's data merged.
+    pub fn root(&self) -> Val {
+        Val::Objects(self.roots.clone())
     }
 
     /// Merges the object at `extension` into the object whose first source is `target`.
@@ -137,19 +142,8 @@ impl Merged {
 
     /// The merged value of `key` in the object made of `sources`.
     pub fn field(&self, sources: &[Addr], key: &str) -> Val {
-        let mut val = Val::Missing;
-        for &source in sources {
-            if let Some(node) = self.doc(source.doc).get(source.node, key) {
-                self.fold(
-                    &mut val,
-                    Addr {
-                        doc: source.doc,
-                        node,
-                    },
-                );
-            }
-        }
-        val
+        let mut hints: SmallVec<[NodeId; 4]> = SmallVec::from_elem(0, sources.len());
+        self.field_in_order(sources, &mut hints, key)
     }
 
     /// The runtime type named by the object's `__typename`: the first one, unless a later
@@ -177,8 +171,23 @@ impl Merged {
         found
     }
 
-    /// The items of merged arrays, each merged across the arrays.
-    pub fn items(&self, arrays: &[Addr]) -> Vec<Val> {
+    /// The items of merged arrays, each merged across the arrays; one array (the usual
+    /// case, nothing to merge) is read in place.
+    pub fn items<'m>(&'m self, arrays: &[Addr]) -> impl Iterator<Item = Val> + 'm {
+        let (single, merged) = match arrays {
+            [array] => (Some(*array), Vec::new()),
+            _ => (None, self.merge_items(arrays)),
+        };
+        let in_place = single.into_iter().flat_map(move |array| {
+            let doc = array.doc;
+            self.doc(doc)
+                .items(array.node)
+                .map(move |node| self.val(Addr { doc, node }))
+        });
+        in_place.chain(merged)
+    }
+
+    fn merge_items(&self, arrays: &[Addr]) -> Vec<Val> {
         let mut out: Vec<Val> = Vec::new();
         for (n, &array) in arrays.iter().enumerate() {
             let doc = self.doc(array.doc);
@@ -213,8 +222,7 @@ impl Merged {
             Val::Scalar(addr) => self.doc(addr.doc).to_value(addr.node),
             Val::Arrays(arrays) => Value::Array(
                 self.items(arrays)
-                    .iter()
-                    .map(|item| self.to_value(sg, item))
+                    .map(|item| self.to_value(sg, &item))
                     .collect(),
             ),
             Val::Objects(bases) => {
@@ -239,9 +247,7 @@ impl Merged {
             }
         }
     }
-}
 
-impl Merged {
     /// The value of one node on its own.
     pub fn val(&self, addr: Addr) -> Val {
         let mut val = Val::Missing;
@@ -298,7 +304,7 @@ mod tests {
     }
 
     fn object_at(merged: &Merged, key: &str) -> Sources {
-        match merged.field(&merged.root(), key) {
+        match merged.field(&merged.expand(merged.roots()), key) {
             Val::Objects(bases) => merged.expand(&bases),
             other => panic!("{key}: {other:?}"),
         }
@@ -319,7 +325,7 @@ mod tests {
         assert_eq!(sources.len(), 2);
         let value = merged.to_value(
             &Supergraph::parse(SUPERGRAPH).unwrap(),
-            &merged.field(&merged.root(), "a"),
+            &Val::Objects(SmallVec::from_elem(a, 1)),
         );
         assert_eq!(
             value,

@@ -218,23 +218,23 @@ async fn entity_fetch(
 fn request_body(
     operation: &str,
     variables: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
-) -> Vec<u8> {
+) -> serde_json::Result<Vec<u8>> {
     let mut body = Vec::with_capacity(operation.len() + 256);
     body.extend_from_slice(b"{\"query\":");
     doc::write_str(operation, &mut body);
     body.extend_from_slice(b",\"variables\":");
-    let at = body.len();
-    if variables(&mut body).is_err() {
-        body.truncate(at);
-        body.extend_from_slice(b"{}");
-    }
+    variables(&mut body)?;
     body.push(b'}');
-    body
+    Ok(body)
 }
 
 /// An `_entities` request: the client variables the fetch uses, then the representations
 /// exactly as they were collected.
-fn entities_body(ctx: &ExecutionContext<'_>, fetch: &FetchNode, reps: &[u8]) -> Vec<u8> {
+fn entities_body(
+    ctx: &ExecutionContext<'_>,
+    fetch: &FetchNode,
+    reps: &[u8],
+) -> serde_json::Result<Vec<u8>> {
     request_body(&fetch.operation, |out| {
         out.push(b'{');
         for name in &fetch.variable_usages {
@@ -254,9 +254,11 @@ fn entities_body(ctx: &ExecutionContext<'_>, fetch: &FetchNode, reps: &[u8]) -> 
 async fn send(
     ctx: &ExecutionContext<'_>,
     fetch: &FetchNode,
-    body: Vec<u8>,
+    body: serde_json::Result<Vec<u8>>,
 ) -> Result<Arc<SubgraphResponse>, FetchError> {
     let service = &ctx.supergraph.subgraphs[fetch.graph];
+    let body =
+        body.map_err(|e| malformed(&service.name, &format!("cannot encode the request: {e}")))?;
     let request = SubgraphRequest {
         url: service.url.clone(),
         body: Bytes::from(body),

@@ -3,7 +3,7 @@
 //! verified before `connection_ack`.
 
 use super::{forwarded_headers, is_forwarded, AppState};
-use crate::service::{executed_body, run_request, GraphQLRequest, Outcome, Transport};
+use crate::service::{executed_text, run_request, GraphQLRequest, Outcome, Transport};
 use crate::subscription::{EventStream, SubscriptionSettings};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -360,8 +360,9 @@ impl Session {
                         "message": format!("this connection already has {max_operations} operations open, the most allowed"),
                         "extensions": { "code": "SUBSCRIPTION_LIMIT_EXCEEDED" },
                     });
-                    let text = json!({ "id": id, "type": "error", "payload": [error] });
-                    let _ = socket.send(Message::text(text.to_string())).await;
+                    let id_json = Value::String(id).to_string();
+                    let text = frame(self.protocol, &id_json, &Out::Error(vec![error]));
+                    let _ = socket.send(Message::text(text)).await;
                     return Flow::Continue;
                 }
                 let output = operation(self.app.clone(), request, headers);
@@ -444,8 +445,7 @@ fn operation(
                 Step::Start(app, request, headers) => match start(app, request, headers).await {
                     Outcome::Subscribed(events) => events,
                     Outcome::Executed { data, errors } => {
-                        let body = executed_body(data, &errors);
-                        let payload = String::from_utf8(body).unwrap_or_default().into();
+                        let payload = executed_text(data, &errors).into();
                         return Some((Out::Next(payload), Some(Step::Finish)));
                     }
                     Outcome::Refused(refusal) => return Some((Out::Error(refusal.errors()), None)),

@@ -15,7 +15,7 @@ use crate::execute::{
 use crate::pipeline::PreparedOperation;
 use crate::plan::FetchNode;
 use crate::response::write_data;
-use crate::service::{executed_body, result_body, RouterState};
+use crate::service::{executed_text, result_body, RouterState};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -386,7 +386,7 @@ impl UpstreamTask {
             &mut errors,
             0,
         );
-        String::from_utf8(executed_body(data, &errors)).unwrap_or_default()
+        executed_text(data, &errors)
     }
 
     /// Ends the subscription for every subscriber with `errors`.

@@ -204,6 +204,11 @@ impl Supergraph {
         })
     }
 
+    /// Whether a fragment on `condition` applies to an object of type `runtime`.
+    pub fn applies(&self, condition: &str, runtime: &str) -> bool {
+        condition == runtime || self.api_schema.is_subtype(condition, runtime)
+    }
+
     /// Finds a subgraph by name.
     pub fn graph_by_name(&self, name: &str) -> Option<GraphId> {
         self.subgraphs.iter().position(|s| s.name == name)
