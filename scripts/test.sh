@@ -23,6 +23,8 @@ fi
 
 # The client-compatibility test runs real Apollo Client and urql (pinned by package-lock.json).
 (cd clients/compat && npm ci --no-audit --no-fund --loglevel=error)
+# The differential suite runs Apollo Gateway and Apollo's composition (pinned the same way).
+(cd router/tests/differential && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

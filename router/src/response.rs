@@ -203,7 +203,10 @@ impl<'s> Writer<'_, 's> {
                 Ok(Written::Value)
             }
             (Type::List(_) | Type::NonNullList(_), _) => null(&mut self.out),
-            (_, Val::Objects(bases)) if !field.selections.is_empty() => {
+            // A selection left empty by `@skip`/`@include` still answers `{}`.
+            (_, Val::Objects(bases))
+                if !field.selections.is_empty() || self.sg.is_composite(ty.inner_named_type()) =>
+            {
                 let sources = self.merged.expand(&bases);
                 self.object(ty.inner_named_type(), &sources, sets, false)?;
                 Ok(Written::Value)

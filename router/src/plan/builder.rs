@@ -290,6 +290,9 @@ impl<'a> Planner<'a> {
         };
         for ty in candidates.iter().filter(|c| wanted.contains(c)) {
             let sub = self.plan_level(ctx, ty, &fragment.selections)?;
+            if sub.is_empty() {
+                continue; // Every field in it was skipped: `... on T { }` would not parse.
+            }
             if ty == parent {
                 merge_all(out, sub);
             } else {
@@ -433,11 +436,19 @@ impl<'a> Planner<'a> {
         provides: Option<&'a [Selection]>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
+        let child_type = field.ty.inner_named_type();
         if field.selections.is_empty() {
-            push_merged(out, Selection::Field(field.clone()));
+            let mut field = field.clone();
+            if self.sg.is_composite(child_type) {
+                // Every condition in it was false: the client gets `{}`, the subgraph a
+                // selection it can parse.
+                field
+                    .selections
+                    .push(Selection::Field(FieldSelection::typename()));
+            }
+            push_merged(out, Selection::Field(field));
             return Ok(());
         }
-        let child_type = field.ty.inner_named_type();
         let as_object = self.sg.type_in_graph(child_type, self.graph(ctx));
         if self.sg.is_abstract(child_type) && as_object.is_some_and(|t| t.is_interface_object) {
             return self.plan_interface_object(ctx, field, provides, out);

@@ -355,6 +355,11 @@ impl Supergraph {
     }
 
     /// Whether `name` is an interface or union of the API schema.
+    /// Whether `name` is an object, interface or union type (it takes a selection set).
+    pub fn is_composite(&self, name: &str) -> bool {
+        self.types.contains_key(name)
+    }
+
     pub fn is_abstract(&self, name: &str) -> bool {
         self.api_schema.get_interface(name).is_some() || self.api_schema.get_union(name).is_some()
     }
