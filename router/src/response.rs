@@ -6,7 +6,7 @@
 
 use crate::execute::doc::{write_str, NodeId};
 use crate::execute::entities::{push_key, response_path, Step};
-use crate::execute::merged::{Merged, Sources, Val};
+use crate::execute::merged::{Addr, Merged, Sources, Val};
 use crate::operation::{FieldSelection, NormalizedOperation, Selection};
 use crate::supergraph::Supergraph;
 use apollo_compiler::ast::Type;
@@ -26,6 +26,8 @@ struct Writer<'a, 's> {
     out: Vec<u8>,
     /// The response path being written, for errors.
     path: Vec<Step<'s>>,
+    /// Values nulled because clients may not see them (`extensions.valueCompletion`).
+    completion: Vec<Value>,
 }
 
 /// The start of every execution result.
@@ -51,6 +53,7 @@ pub fn write_data(
         introspection,
         out: Vec::with_capacity(capacity.clamp(256, 64 << 20) + 64),
         path: Vec::with_capacity(16),
+        completion: Vec::new(),
     };
     writer.out.extend_from_slice(DATA);
     let root = merged.expand(merged.roots());
@@ -61,6 +64,14 @@ pub fn write_data(
     {
         writer.out.truncate(DATA.len());
         writer.out.extend_from_slice(b"null");
+    }
+    if !writer.completion.is_empty() {
+        // Apollo's routers report these here rather than in `errors`.
+        writer
+            .out
+            .extend_from_slice(b",\"extensions\":{\"valueCompletion\":");
+        let _ = serde_json::to_writer(&mut writer.out, &writer.completion);
+        writer.out.push(b'}');
     }
     writer.out
 }
@@ -208,11 +219,17 @@ impl<'s> Writer<'_, 's> {
                 if !field.selections.is_empty() || self.sg.is_composite(ty.inner_named_type()) =>
             {
                 let sources = self.merged.expand(&bases);
+                if self.hidden_type(&sources) {
+                    return Ok(self.invalid(parent, field, ty, "__typename", "object at"));
+                }
                 self.object(ty.inner_named_type(), &sources, sets, false)?;
                 Ok(Written::Value)
             }
             (_, _) if !field.selections.is_empty() => null(&mut self.out),
             (_, Val::Scalar(addr)) => {
+                if self.hidden_value(ty, addr) {
+                    return Ok(self.invalid(parent, field, ty, "value", "value for"));
+                }
                 self.merged.write(addr, &mut self.out);
                 Ok(Written::Value)
             }
@@ -245,9 +262,71 @@ impl<'s> Writer<'_, 's> {
         completed
     }
 
-    /// Reports a non-null violation unless a subgraph or fetch error already explains it.
+    /// Whether `addr`, a value of enum type `ty`, is `@inaccessible`.
+    fn hidden_value(&self, ty: &Type, addr: Addr) -> bool {
+        let Some(hidden) = &self.sg.hidden else {
+            return false;
+        };
+        let Some(allowed) = hidden.enum_values.get(ty.inner_named_type()) else {
+            return false;
+        };
+        let value = self.merged.doc(addr.doc).str(addr.node);
+        value.is_some_and(|v| !allowed.iter().any(|a| a == v))
+    }
+
+    /// Whether the object made of `sources` has an `@inaccessible` runtime type.
+    fn hidden_type(&self, sources: &Sources) -> bool {
+        match &self.sg.hidden {
+            Some(hidden) if !hidden.object_types.is_empty() => self
+                .merged
+                .typename(self.sg, sources)
+                .is_some_and(|t| hidden.object_types.iter().any(|h| h == t)),
+            _ => false,
+        }
+    }
+
+    /// Writes `null` for a value clients may not see and reports it as Apollo's routers do.
+    fn invalid(
+        &mut self,
+        parent: &str,
+        field: &FieldSelection,
+        ty: &Type,
+        what: &str,
+        at: &str,
+    ) -> Written {
+        let message = match self.path.last() {
+            Some(Step::Index(i)) => format!(
+                "Invalid {what} found for {at} array element of type {} at index {i}.",
+                ty.inner_named_type()
+            ),
+            _ if what == "value" => {
+                format!("Invalid value found for field {parent}.{}.", field.name)
+            }
+            _ => format!(
+                "Invalid {what} found for {at} field {parent}.{}.",
+                field.name
+            ),
+        };
+        self.completion.push(json!({
+            "message": message,
+            "path": response_path(&self.path),
+            "extensions": { "code": "INVALID_GRAPHQL" },
+        }));
+        self.out.extend_from_slice(b"null");
+        Written::Null
+    }
+
+    /// Reports a non-null violation unless a subgraph or fetch error already explains it,
+    /// or the null is a value nulled for clients (reported in `valueCompletion`).
     fn null_error(&mut self, parent: &str, field: &FieldSelection) {
         let path = response_path(&self.path);
+        let nulled = |e: &Value| {
+            let p = e.get("path").and_then(Value::as_array);
+            p.is_some_and(|p| p.starts_with(&path))
+        };
+        if self.completion.iter().any(nulled) {
+            return;
+        }
         let explained = self.errors[..self.prior_errors].iter().any(|e| {
             match e.get("path").and_then(Value::as_array) {
                 None => true,

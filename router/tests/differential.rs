@@ -3,7 +3,8 @@
 //! `@apollo/query-planner`) and our router serve the same supergraph (composed by Apollo's
 //! composition) over the same running subgraphs (`@apollo/subgraph`, deterministic data from
 //! `values.mjs`), and every operation gets the same answer from both: the same `data`, in
-//! the same order, and errors in both or in neither.
+//! the same order, errors in both or in neither, and values nulled for clients
+//! (`extensions.valueCompletion`) in both or in neither.
 //!
 //! The corpus is the case's `operations.graphql` (named operations; variables per operation in
 //! `variables.json`) plus operations generated from the API schema (`generate.rs`). A
@@ -135,6 +136,10 @@ fn divergence(ours: &Value, theirs: &Value) -> Option<&'static str> {
     let has_errors = |v: &Value| v.get("errors").is_some_and(|e| !e.is_null());
     if has_errors(ours) != has_errors(theirs) {
         return Some("errors");
+    }
+    let nulled = |v: &Value| v.pointer("/extensions/valueCompletion").is_some();
+    if nulled(ours) != nulled(theirs) {
+        return Some("extensions.valueCompletion");
     }
     None
 }

@@ -195,7 +195,11 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
     let client_declarations: Vec<String> = usages
         .iter()
         .filter_map(|name| op.variables.iter().find(|v| &v.name == name))
-        .map(|def| format!("${}: {}", def.name, def.ty))
+        .map(|def| match &def.default_value {
+            // The default keeps a nullable variable valid in a non-null position.
+            Some(default) => format!("${}: {} = {default}", def.name, def.ty),
+            None => format!("${}: {}", def.name, def.ty),
+        })
         .collect();
     let mut declarations: Vec<String> = Vec::new();
     if group.representation.is_some() {

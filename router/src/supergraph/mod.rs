@@ -7,7 +7,7 @@ mod parse;
 
 use crate::operation::Selection;
 use apollo_compiler::collections::HashMap;
-use apollo_compiler::schema::Implementers;
+use apollo_compiler::schema::{ExtendedType, Implementers};
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{Name, Schema};
 use indexmap::IndexMap;
@@ -169,6 +169,37 @@ pub struct Supergraph {
     /// Whether any subgraph has an `@interfaceObject` (which answers `__typename` with an
     /// interface's name, so the executor must look for the real type in merged data).
     pub has_interface_objects: bool,
+    /// What subgraphs may return but clients must never see (`@inaccessible`); `None`
+    /// when nothing is hidden, so the response writer checks nothing.
+    pub hidden: Option<Hidden>,
+}
+
+/// Values that exist in subgraphs but not in the API schema.
+#[derive(Debug, Default)]
+pub struct Hidden {
+    /// Enums with `@inaccessible` values: the values clients may see.
+    pub enum_values: HashMap<Name, Vec<Name>>,
+    /// `@inaccessible` object types.
+    pub object_types: Vec<Name>,
+}
+
+impl Hidden {
+    fn read(schema: &Schema, api: &Schema) -> Option<Hidden> {
+        let mut hidden = Hidden::default();
+        for (name, ty) in &schema.types {
+            match (ty, api.types.get(name)) {
+                (ExtendedType::Enum(full), Some(ExtendedType::Enum(visible)))
+                    if full.values.len() != visible.values.len() =>
+                {
+                    let values = visible.values.keys().cloned().collect();
+                    hidden.enum_values.insert(name.clone(), values);
+                }
+                (ExtendedType::Object(_), None) => hidden.object_types.push(name.clone()),
+                _ => {}
+            }
+        }
+        (!hidden.enum_values.is_empty() || !hidden.object_types.is_empty()).then_some(hidden)
+    }
 }
 
 impl Supergraph {
@@ -178,6 +209,7 @@ impl Supergraph {
             .map_err(|e| SupergraphError::InvalidSchema(e.errors.to_string()))?;
         let model = parse::Model::read(&schema)?;
         let api_schema = api_schema::derive(sdl)?;
+        let hidden = Hidden::read(&schema, &api_schema);
         let implementers = api_schema.implementers_map();
         let mut override_labels: Vec<String> = Vec::new();
         let conditions = model
@@ -195,6 +227,7 @@ impl Supergraph {
             .values()
             .any(|t| t.graphs.iter().any(|g| g.is_interface_object));
         Ok(Supergraph {
+            hidden,
             override_labels,
             has_interface_objects,
             subgraphs: model.subgraphs,
