@@ -7,6 +7,7 @@
 //! and the jump depends on every group that fetches them.
 
 use super::aliases::{avoid_conflicts, client_fields, ClientField};
+mod ancestor;
 mod context;
 mod interface_object;
 mod keys;
@@ -62,9 +63,11 @@ pub fn plan(
         depth: 0,
         labels: enabled_labels,
         context_fields: 0,
+        roots: Vec::new(),
+        kind: operation.kind,
     };
-    let roots = planner.plan_root(operation)?;
-    let root = build_tree(supergraph, operation, planner.groups, &roots);
+    planner.plan_root(operation)?;
+    let root = build_tree(supergraph, operation, planner.groups, &planner.roots);
     if operation.kind != OperationType::Subscription {
         return Ok(QueryPlan {
             primary: None,
@@ -92,6 +95,9 @@ struct Planner<'a> {
     labels: &'a [String],
     /// Fields given `@fromContext` arguments so far; numbers their variables.
     context_fields: usize,
+    /// The root groups, in order.
+    roots: Vec<usize>,
+    kind: OperationType,
 }
 
 const MAX_JUMP_DEPTH: usize = 16;
@@ -108,6 +114,8 @@ struct Ctx<'p> {
     client: Rc<[ClientField]>,
     /// The enclosing level, innermost first: where `@fromContext` looks for its context.
     level: Option<Rc<Level<'p>>>,
+    /// The field whose selections these are (without them); `None` at the root.
+    via: Option<Rc<FieldSelection>>,
 }
 
 /// A selection set being planned. Levels chain outward to the root while their
@@ -128,8 +136,7 @@ enum Local<'a> {
 }
 
 impl<'a> Planner<'a> {
-    fn plan_root(&mut self, op: &NormalizedOperation) -> Result<Vec<usize>, PlanError> {
-        let mut roots: Vec<usize> = Vec::new();
+    fn plan_root(&mut self, op: &NormalizedOperation) -> Result<(), PlanError> {
         let client = client_fields(&op.selections);
         for selection in &op.selections {
             let Selection::Field(field) = selection else {
@@ -138,18 +145,17 @@ impl<'a> Planner<'a> {
             if field.name.starts_with("__") {
                 continue; // __typename, __schema and __type are answered by the router.
             }
-            let graph = self.choose_graph(
-                &op.root_type,
-                field,
-                roots.iter().map(|&g| self.groups[g].graph),
-            )?;
+            let used: Vec<GraphId> = self.roots.iter().map(|&g| self.groups[g].graph).collect();
+            let graph = self.choose_graph(&op.root_type, field, used.into_iter())?;
             // Mutation fields run in order: only the last root group may be extended.
             let reusable = match op.kind {
-                OperationType::Mutation => roots
+                OperationType::Mutation => self
+                    .roots
                     .last()
                     .copied()
                     .filter(|&g| self.groups[g].graph == graph),
-                _ => roots
+                _ => self
+                    .roots
                     .iter()
                     .copied()
                     .find(|&g| self.groups[g].graph == graph),
@@ -157,7 +163,7 @@ impl<'a> Planner<'a> {
             let group = reusable.unwrap_or_else(|| {
                 self.groups
                     .push(Group::new(graph, Vec::new(), None, None, Vec::new()));
-                roots.push(self.groups.len() - 1);
+                self.roots.push(self.groups.len() - 1);
                 self.groups.len() - 1
             });
             let ctx = Ctx {
@@ -167,11 +173,12 @@ impl<'a> Planner<'a> {
                 entity_root: false,
                 client: client.clone(),
                 level: None,
+                via: None,
             };
             let out = self.plan_level(&ctx, &op.root_type, std::slice::from_ref(selection))?;
             merge_all(&mut self.groups[group].selections, out);
         }
-        Ok(roots)
+        Ok(())
     }
 
     /// Picks the subgraph for a field: one already used at this level if possible, else the
@@ -406,6 +413,16 @@ impl<'a> Planner<'a> {
                 if !self.context_arguments(parent, field, target).is_empty() {
                     return self.plan_with_context(ctx, parent, field, target, requires, out);
                 }
+                let keyless = !self
+                    .sg
+                    .type_in_graph(parent, target)
+                    .is_some_and(|t| t.keys.iter().any(|k| k.resolvable));
+                if keyless && requires.is_none() {
+                    let what = vec![Selection::Field(field.clone())];
+                    if self.jump_via_ancestor(ctx, what, &field.name, target)? {
+                        return Ok(());
+                    }
+                }
                 self.jump(ctx, parent, field, target, requires, out)
             }
         }
@@ -454,7 +471,11 @@ impl<'a> Planner<'a> {
             return self.plan_interface_object(ctx, field, provides, out);
         }
         let child = child_ctx(ctx, field, provides);
-        let selections = self.plan_level(&child, field.ty.inner_named_type(), &field.selections)?;
+        let mut selections = self.plan_level(&child, child_type, &field.selections)?;
+        if selections.is_empty() {
+            // Everything under it is fetched elsewhere; the object itself still comes from here.
+            selections.push(Selection::Field(FieldSelection::typename()));
+        }
         push_merged(
             out,
             Selection::Field(FieldSelection {
@@ -536,6 +557,7 @@ impl<'a> Planner<'a> {
             entity_root: true,
             client: ctx.client.clone(),
             level: ctx.level.clone(),
+            via: ctx.via.clone(),
         };
         let sub = self.plan_level(&entity_ctx, parent, what)?;
         let fragment = Selection::Fragment(FragmentSelection {
@@ -612,6 +634,13 @@ fn child_ctx<'p>(
         entity_root: false,
         client: client_fields(&field.selections),
         level: ctx.level.clone(),
+        via: Some(Rc::new(FieldSelection {
+            alias: field.alias.clone(),
+            name: field.name.clone(),
+            arguments: field.arguments.clone(),
+            ty: field.ty.clone(),
+            selections: Vec::new(),
+        })),
     }
 }
 
