@@ -43,6 +43,7 @@ pub enum Node {
 }
 
 /// A parsed JSON document.
+#[derive(Clone)]
 pub struct Doc {
     src: Bytes,
     owned: String,
@@ -187,6 +188,41 @@ impl Doc {
             from = self.next(value);
         }
         None
+    }
+
+    /// Renames member `alias` to `name` in every object reached from `id` by the member
+    /// keys of `path` (arrays are walked through). The tape keeps its shape: only key nodes
+    /// change, to strings in `owned`.
+    pub fn rename(&mut self, id: NodeId, path: &[&str], alias: &str, name: &str) {
+        match self.node(id) {
+            Node::Array { .. } => {
+                let items: Vec<NodeId> = self.items(id).collect();
+                for item in items {
+                    self.rename(item, path, alias, name);
+                }
+            }
+            Node::Object { .. } => match path.split_first() {
+                Some((first, rest)) => {
+                    if let Some(child) = self.get(id, first) {
+                        self.rename(child, rest, alias, name);
+                    }
+                }
+                None => {
+                    let keys: Vec<NodeId> = self
+                        .members(id)
+                        .filter(|(key, _)| self.str_bytes(*key) == Some(alias.as_bytes()))
+                        .map(|(key, _)| key)
+                        .collect();
+                    for key in keys {
+                        let start = self.owned.len() as u32;
+                        self.owned.push_str(name);
+                        let len = name.len() as u32;
+                        self.nodes[key as usize] = Node::Owned { start, len };
+                    }
+                }
+            },
+            _ => {}
+        }
     }
 
     /// Appends `id`'s subtree as JSON text.

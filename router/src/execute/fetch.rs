@@ -43,7 +43,7 @@ impl FetchError {
 }
 
 /// A subgraph's GraphQL response: the parsed body, where its `data` is, and its errors.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SubgraphResponse {
     pub doc: Doc,
     /// The `data` node, when present and not `null`.

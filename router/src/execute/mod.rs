@@ -270,9 +270,35 @@ async fn send(
         .copied()
         .unwrap_or(ctx.default_timeout);
     let coalesce = fetch.operation_kind == OperationType::Query;
-    ctx.client
+    let response = ctx
+        .client
         .fetch(&service.name, request, timeout, coalesce)
-        .await
+        .await?;
+    Ok(renamed(response, fetch))
+}
+
+/// Undoes the aliases the planner gave fields to keep the operation valid in the subgraph
+/// (`plan::shapes`). A coalesced response is shared: it is copied first, which only such
+/// fetches pay for.
+fn renamed(mut response: Arc<SubgraphResponse>, fetch: &FetchNode) -> Arc<SubgraphResponse> {
+    let Some(data) = response.data.filter(|_| !fetch.renames.is_empty()) else {
+        return response;
+    };
+    let writable = Arc::make_mut(&mut response);
+    // An entity fetch answers one list per `_entities` field (several with contexts).
+    let roots: Vec<doc::NodeId> = match fetch.requires {
+        Some(_) => writable.doc.members(data).map(|(_, value)| value).collect(),
+        None => vec![data],
+    };
+    for rename in &fetch.renames {
+        let path: Vec<&str> = rename.path.iter().map(|k| k.as_str()).collect();
+        for &root in &roots {
+            writable
+                .doc
+                .rename(root, &path, &rename.alias, &rename.name);
+        }
+    }
+    response
 }
 
 /// The client variables `fetch`'s operation uses, with their values.

@@ -395,7 +395,7 @@ impl<'a> Planner<'a> {
                 };
                 self.plan_with_context(ctx, parent, field, here, requires, out)
             }
-            Local::Yes { provides } => self.plan_local(ctx, field, provides, out),
+            Local::Yes { provides } => self.plan_local(ctx, parent, field, provides, out),
             Local::Requires(requires) => {
                 self.jump(ctx, parent, field, self.graph(ctx), Some(requires), out)
             }
@@ -449,11 +449,20 @@ impl<'a> Planner<'a> {
     fn plan_local(
         &mut self,
         ctx: &Ctx<'a>,
+        parent: &Name,
         field: &FieldSelection,
         provides: Option<&'a [Selection]>,
         out: &mut Vec<Selection>,
     ) -> Result<(), PlanError> {
-        let child_type = field.ty.inner_named_type();
+        let declared = field.ty.inner_named_type();
+        // The subgraph may return a narrower type (`Cat` for `Pet`): only its possible
+        // types can appear, and type conditions that can never apply there are dropped.
+        let narrowed = self
+            .sg
+            .subgraph_field_type(parent, &field.name, self.graph(ctx))
+            .map(|t| t.inner_named_type())
+            .filter(|t| *t != declared && self.sg.is_composite(t));
+        let child_type = narrowed.unwrap_or(declared);
         if field.selections.is_empty() {
             let mut field = field.clone();
             if self.sg.is_composite(child_type) {
@@ -472,9 +481,13 @@ impl<'a> Planner<'a> {
         }
         let child = child_ctx(ctx, field, provides);
         let mut selections = self.plan_level(&child, child_type, &field.selections)?;
-        if selections.is_empty() {
-            // Everything under it is fetched elsewhere; the object itself still comes from here.
-            selections.push(Selection::Field(FieldSelection::typename()));
+        if selections.is_empty() || narrowed.is_some() && self.sg.is_abstract(declared) {
+            // Everything under it is fetched elsewhere (the object itself still comes from
+            // here), or the runtime type must be read from the answer.
+            push_merged(
+                &mut selections,
+                Selection::Field(FieldSelection::typename()),
+            );
         }
         push_merged(
             out,

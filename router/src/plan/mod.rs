@@ -4,6 +4,7 @@ mod aliases;
 mod builder;
 pub mod cache;
 mod merge;
+pub mod shapes;
 mod tree;
 
 pub use builder::{plan, PlanError};
@@ -62,6 +63,9 @@ pub struct FetchNode {
     pub requires: Option<Vec<Selection>>,
     /// For entity fetches of fields taking `@fromContext` arguments.
     pub context: Option<ContextFetch>,
+    /// Members sent under an alias to keep the operation valid in the subgraph, renamed
+    /// back in its response (see [`shapes`]).
+    pub renames: Vec<shapes::Rename>,
 }
 
 /// What an entity fetch needs to pass `@fromContext` arguments: each argument is a variable

@@ -1,6 +1,7 @@
 //! Turns fetch groups into a plan tree and prints each group's subgraph operation.
 
 use super::merge::{dependency_levels, merge_into_waiting_groups, merge_sibling_fetches};
+use super::shapes::alias_conflicts;
 use super::{ContextFetch, ContextRewrite, FetchNode, PathSegment, PlanNode};
 use crate::operation::{print_selections, variable_usages, NormalizedOperation, Selection};
 use crate::supergraph::{GraphId, Supergraph};
@@ -173,6 +174,8 @@ fn levels(groups: &[Group], nodes: &[PlanNode], members: &[usize]) -> PlanNode {
 fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: usize) -> PlanNode {
     let mut usages = Vec::new();
     variable_usages(&group.selections, &mut usages);
+    let mut selections = group.selections.clone();
+    let renames = alias_conflicts(sg, group.graph, &op.root_type, &mut selections);
     let kind = match (&group.representation, op.kind) {
         (None, OperationType::Mutation) => OperationType::Mutation,
         (None, OperationType::Subscription) => OperationType::Subscription,
@@ -217,10 +220,10 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
     text.push(' ');
     if group.representation.is_some() {
         text.push_str("{ _entities(representations: $representations) ");
-        print_selections(&mut text, &group.selections);
+        print_selections(&mut text, &selections);
         text.push_str(" }");
     } else {
-        print_selections(&mut text, &group.selections);
+        print_selections(&mut text, &selections);
     }
     let fetch = FetchNode {
         service_name,
@@ -229,11 +232,12 @@ fn fetch_node(sg: &Supergraph, op: &NormalizedOperation, group: &Group, index: u
         operation: text,
         variable_usages: usages,
         requires: group.representation.clone(),
+        renames,
         context: (!group.context.is_empty()).then(|| ContextFetch {
             arguments: group.context.clone(),
             operation_head: head,
             client_declarations,
-            selections: group.selections.clone(),
+            selections,
         }),
     };
     match group.representation {

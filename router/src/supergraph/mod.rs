@@ -114,6 +114,9 @@ pub struct FieldInfo {
 #[derive(Debug, Clone)]
 pub struct FieldSource {
     pub graph: GraphId,
+    /// The field's type in this subgraph, where it differs from the supergraph's (a
+    /// non-null or narrower type: `ID!` for `ID`, `Cat` for `Pet`).
+    pub ty: Option<apollo_compiler::ast::Type>,
     pub requires: Option<Vec<Selection>>,
     pub provides: Option<Vec<Selection>>,
     /// Declared `@external`: only resolvable where a `@provides` path says so.
@@ -388,6 +391,18 @@ impl Supergraph {
     }
 
     /// Whether `name` is an interface or union of the API schema.
+    /// The type of `parent.field` in `graph`, when it differs from the supergraph's.
+    pub fn subgraph_field_type(
+        &self,
+        parent: &str,
+        field: &str,
+        graph: GraphId,
+    ) -> Option<&apollo_compiler::ast::Type> {
+        let info = self.types.get(parent)?.fields.get(field)?;
+        let source = info.sources.iter().find(|s| s.graph == graph)?;
+        source.ty.as_ref()
+    }
+
     /// Whether `name` is an object, interface or union type (it takes a selection set).
     pub fn is_composite(&self, name: &str) -> bool {
         self.types.contains_key(name)

@@ -292,8 +292,13 @@ impl Reader<'_> {
                 when_enabled: directive.specified_argument_by_name("override").is_some(),
             });
             let context_arguments = self.context_arguments(parent, def, directive)?;
+            // `type:` is written where the subgraph's type differs from the supergraph's.
+            let ty = string_arg(directive, "type")
+                .and_then(|t| apollo_compiler::ast::Type::parse(&t, "join__field.type").ok())
+                .filter(|t| *t != def.ty);
             sources.push(FieldSource {
                 graph,
+                ty,
                 requires,
                 provides,
                 external,
@@ -305,6 +310,7 @@ impl Reader<'_> {
             if let Some(owner) = owner {
                 sources.push(FieldSource {
                     graph: owner,
+                    ty: None,
                     requires: None,
                     provides: None,
                     external: false,
@@ -514,6 +520,7 @@ fn add_legacy_key_sources(info: &mut TypeInfo) {
                 {
                     field.sources.push(FieldSource {
                         graph: type_in_graph.graph,
+                        ty: None,
                         requires: None,
                         provides: None,
                         external: false,
