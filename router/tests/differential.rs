@@ -10,6 +10,9 @@
 //! `variables.json`) plus operations generated from the API schema (`generate.rs`). A
 //! divergence fails the test unless the case's `known.json` names the operation with the
 //! reason (an Apollo bug, with the spec text); a known entry that stops diverging fails too.
+//!
+//! Where the reference itself is wrong (`oracle/`), the expected answer is computed from the
+//! fixture subgraphs directly instead.
 
 mod common;
 #[path = "differential/generate.rs"]
@@ -46,6 +49,7 @@ struct Reference {
     _child: tokio::process::Child,
     gateway: String,
     supergraph: String,
+    subgraphs: Value,
 }
 
 async fn reference(case: &Path) -> Reference {
@@ -73,6 +77,7 @@ async fn reference(case: &Path) -> Reference {
         _child: child,
         gateway: ready["gateway"].as_str().unwrap().to_owned(),
         supergraph: ready["supergraph"].as_str().unwrap().to_owned(),
+        subgraphs: ready["subgraphs"].clone(),
     }
 }
 
@@ -222,4 +227,55 @@ async fn every_operation_is_answered_as_apollo_gateway_answers_it() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+async fn post_json(client: &reqwest::Client, url: &str, body: Value) -> Value {
+    let response = client.post(url).json(&body).send().await.expect("answers");
+    response.json().await.expect("answers JSON")
+}
+
+/// `usd` requires `price(currency: "USD")` and `eur` requires `price(currency: "EUR")`:
+/// each must be computed from its own price. Apollo Gateway fetches one of the two and
+/// sends it for both (or fails the subgraph query when the client also selects `price`),
+/// so the expected values come from asking the subgraphs themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_requiring_one_field_with_different_arguments_get_their_own_values() {
+    ensure_node_modules(&root());
+    let client = reqwest::Client::new();
+    let reference = reference(&root().join("oracle/requires_args")).await;
+    let prices = reference.subgraphs["prices"].as_str().unwrap();
+    let labels = reference.subgraphs["labels"].as_str().unwrap();
+    let query = r#"{ products { id usd: price(currency: "USD") eur: price(currency: "EUR") } }"#;
+    let truth = post_json(&client, prices, json!({ "query": query })).await;
+    let mut expected = Vec::new();
+    for product in truth["data"]["products"].as_array().unwrap() {
+        let mut labelled = json!({ "id": product["id"] });
+        for currency in ["usd", "eur"] {
+            let representation =
+                json!({"__typename": "Product", "id": product["id"], "price": product[currency]});
+            let body = json!({
+                "query": format!("query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on Product {{ {currency} }} }} }}"),
+                "variables": { "r": [representation] },
+            });
+            let answer = post_json(&client, labels, body).await;
+            labelled[currency] = answer["data"]["_entities"][0][currency].clone();
+        }
+        labelled["price"] = product["eur"].clone();
+        expected.push(labelled);
+    }
+    assert!(expected.len() > 1, "the fixture returns products: {truth}");
+
+    let app = common::router_app(&reference.supergraph, Duration::from_secs(10));
+    let both = json!({"query": "{ products { id usd eur } }"});
+    let (_, _, ours) = common::post(&app, both, &[]).await;
+    let without_price: Vec<Value> = expected
+        .iter()
+        .map(|p| json!({"id": p["id"], "usd": p["usd"], "eur": p["eur"]}))
+        .collect();
+    assert_eq!(ours, json!({ "data": { "products": without_price } }));
+
+    // The client's own `price` with other arguments is a third, separate value.
+    let with_price = json!({"query": r#"{ products { id usd eur price(currency: "EUR") } }"#});
+    let (_, _, ours) = common::post(&app, with_price, &[]).await;
+    assert_eq!(ours, json!({ "data": { "products": expected } }));
 }

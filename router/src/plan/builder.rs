@@ -11,7 +11,9 @@ mod ancestor;
 mod context;
 mod interface_object;
 mod keys;
+mod required;
 
+use super::merge::representations_compatible;
 use super::tree::{build_tree, split_subscription, Group};
 use super::{ContextRewrite, PathSegment, QueryPlan};
 use crate::operation::{
@@ -64,6 +66,7 @@ pub fn plan(
         labels: enabled_labels,
         context_fields: 0,
         roots: Vec::new(),
+        required_arguments: Vec::new(),
         kind: operation.kind,
     };
     planner.plan_root(operation)?;
@@ -97,6 +100,8 @@ struct Planner<'a> {
     context_fields: usize,
     /// The root groups, in order.
     roots: Vec<usize>,
+    /// Required fields with arguments, numbered for their aliases (`price__requires_0`).
+    required_arguments: Vec<FieldSelection>,
     kind: OperationType,
 }
 
@@ -538,7 +543,7 @@ impl<'a> Planner<'a> {
         let mut representation = vec![Selection::Field(FieldSelection::typename())];
         merge_all(&mut representation, key.selections.clone());
         if let Some(requires) = requires {
-            merge_all(&mut representation, requires.to_vec());
+            merge_all(&mut representation, self.alias_arguments(requires));
         }
         let representation = avoid_conflicts(&ctx.client, representation);
         let mark = self.touched.len();
@@ -600,6 +605,9 @@ impl<'a> Planner<'a> {
                 && group.path == ctx.path
                 && group.for_requires == for_requires
                 && group.context.is_empty() == context.is_empty()
+                && group.representation.as_ref().is_none_or(|r| {
+                    representations_compatible(r, std::slice::from_ref(&representation))
+                })
         });
         let index = existing.unwrap_or_else(|| {
             let mut group = Group::new(

@@ -28,6 +28,7 @@ pub(super) fn merge_into_waiting_groups(groups: &mut Vec<Group>, roots: &[usize]
                 && a.graph == b.graph
                 && a.path == b.path
                 && a.parent == b.parent
+                && mergeable_representations(b, a)
         });
         let Some(j) = target else { continue };
         let selections = std::mem::take(&mut groups[i].selections);
@@ -90,6 +91,7 @@ pub(super) fn merge_sibling_fetches(
                 && a.graph == b.graph
                 && (same_set(&a.deps, &b.deps) || (by_level && level[i] == level[j]))
                 && compatible(&a.selections, &b.selections)
+                && mergeable_representations(a, b)
         });
         let Some(i) = target else { continue };
         for dep in std::mem::take(&mut groups[j].deps) {
@@ -153,6 +155,34 @@ fn redirect(groups: &mut [Group], from: usize, to: usize) {
         if group.parent == Some(from) {
             group.parent = Some(to);
         }
+    }
+}
+
+/// Whether two representations can be one: they are written by field name, so a field
+/// required with other arguments (`price(currency: "USD")` and `"EUR"`) needs a fetch of
+/// its own.
+pub(super) fn representations_compatible(a: &[Selection], b: &[Selection]) -> bool {
+    b.iter().all(|sb| match sb {
+        Selection::Field(fb) => a.iter().all(|sa| match sa {
+            Selection::Field(fa) if fa.name == fb.name => {
+                fa.arguments == fb.arguments
+                    && representations_compatible(&fa.selections, &fb.selections)
+            }
+            _ => true,
+        }),
+        Selection::Fragment(fb) => a.iter().all(|sa| match sa {
+            Selection::Fragment(fa) if fa.type_condition == fb.type_condition => {
+                representations_compatible(&fa.selections, &fb.selections)
+            }
+            _ => true,
+        }),
+    })
+}
+
+fn mergeable_representations(a: &Group, b: &Group) -> bool {
+    match (&a.representation, &b.representation) {
+        (Some(a), Some(b)) => representations_compatible(a, b),
+        _ => true,
     }
 }
 

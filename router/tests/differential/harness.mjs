@@ -3,7 +3,7 @@
 // starts each subgraph `<name>.graphql` of the case (built with @apollo/subgraph, answered by
 // values.mjs), composes them with Apollo's composition, starts Apollo Gateway (which plans with
 // @apollo/query-planner) on that supergraph, then prints one JSON line
-//   {"gateway": "<url>", "supergraph": "<sdl>"}
+//   {"gateway": "<url>", "supergraph": "<sdl>", "subgraphs": {"<name>": "<url>"}}
 // and serves until its stdin closes.
 import { composeServices } from '@apollo/composition';
 import { ApolloGateway } from '@apollo/gateway';
@@ -81,7 +81,8 @@ for (const subgraph of subgraphs) {
 const gateway = new ApolloGateway({ supergraphSdl: supergraph });
 const server = new ApolloServer({ gateway, includeStacktraceInErrorResponses: false });
 const { url } = await startStandaloneServer(server, { listen: { host: '127.0.0.1', port: 0 } });
-process.stdout.write(`${JSON.stringify({ gateway: url, supergraph })}\n`);
+const urls = Object.fromEntries(subgraphs.map((s) => [s.name, s.url]));
+process.stdout.write(`${JSON.stringify({ gateway: url, supergraph, subgraphs: urls })}\n`);
 
 process.stdin.resume();
 process.stdin.on('end', async () => {
