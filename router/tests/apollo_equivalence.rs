@@ -244,3 +244,27 @@ fn the_platform_subgraphs_match_apollo() {
 fn interface_objects_and_composed_directives_match_apollo() {
     assert_equivalent("interface_object");
 }
+
+/// The cases of the differential suite (`tests/differential/`), composed by both.
+#[test]
+fn the_differential_cases_match_apollo() {
+    let mut failures = Vec::new();
+    for case in [
+        "external_node",
+        "inaccessible_values",
+        "interface_sources",
+        "parent_entity",
+        "requires_args",
+        "shareable_root",
+        "subgraph_types",
+    ] {
+        if let Err(panic) = std::panic::catch_unwind(|| assert_equivalent(case)) {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| format!("{case}: composition failed"));
+            failures.push(message);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -187,7 +187,22 @@ fn merge_field(
 ) {
     let is_input = field.sources.iter().all(|s| s.field.args.contains_key(""));
     let types: Vec<&ast::Type> = field.sources.iter().map(|s| &s.field.ty).collect();
-    match merge_types(&types, !is_input) {
+    let subtype = |sup: &str, sub: &str| {
+        subgraphs.iter().any(|g| {
+            g.types
+                .get(sub)
+                .is_some_and(|t| t.implements.iter().any(|i| i == sup))
+                || g.types
+                    .get(sup)
+                    .is_some_and(|t| t.members.iter().any(|m| m == sub))
+        })
+    };
+    let merged = if is_input {
+        merge_types(&types, false)
+    } else {
+        merge_output_types(&types, &subtype)
+    };
+    match merged {
         Some(ty) => field.ty = ty,
         None => {
             let detail: Vec<String> = field
@@ -211,8 +226,9 @@ fn merge_field(
             return;
         }
     }
-    for source in &mut field.sources {
-        if source.field.ty != field.ty {
+    // As Apollo's composition: once one subgraph's type differs, every source names its own.
+    if field.sources.iter().any(|s| s.field.ty != field.ty) {
+        for source in &mut field.sources {
             source.type_override = Some(source.field.ty.to_string());
         }
     }
@@ -225,17 +241,40 @@ fn merge_field(
 /// subgraph is), for inputs the most restrictive; `None` when the shapes differ.
 pub fn merge_types(types: &[&ast::Type], output: bool) -> Option<ast::Type> {
     let first = *types.first()?;
+    let same = |_: &str, _: &str| false;
     types
         .iter()
         .skip(1)
-        .try_fold(first.clone(), |acc, ty| merge_two(&acc, ty, output))
+        .try_fold(first.clone(), |acc, ty| merge_two(&acc, ty, output, &same))
 }
 
-fn merge_two(a: &ast::Type, b: &ast::Type, output: bool) -> Option<ast::Type> {
+/// Output types may also differ by subtyping: a subgraph can return a narrower type (`Cat`
+/// where another returns `Pet`); the supergraph has the wider one. `subtype(sup, sub)`.
+fn merge_output_types(
+    types: &[&ast::Type],
+    subtype: &dyn Fn(&str, &str) -> bool,
+) -> Option<ast::Type> {
+    let first = *types.first()?;
+    types
+        .iter()
+        .skip(1)
+        .try_fold(first.clone(), |acc, ty| merge_two(&acc, ty, true, subtype))
+}
+
+fn merge_two(
+    a: &ast::Type,
+    b: &ast::Type,
+    output: bool,
+    subtype: &dyn Fn(&str, &str) -> bool,
+) -> Option<ast::Type> {
     use ast::Type as T;
     let non_null = |x: bool, y: bool| if output { x && y } else { x || y };
     match (a, b) {
-        (T::Named(x) | T::NonNullNamed(x), T::Named(y) | T::NonNullNamed(y)) if x == y => {
+        (T::Named(x) | T::NonNullNamed(x), T::Named(y) | T::NonNullNamed(y))
+            if x == y || subtype(x, y) || subtype(y, x) =>
+        {
+            let wider = if x == y || subtype(x, y) { x } else { y };
+            let x = wider;
             let nn = non_null(
                 matches!(a, T::NonNullNamed(_)),
                 matches!(b, T::NonNullNamed(_)),
@@ -247,7 +286,7 @@ fn merge_two(a: &ast::Type, b: &ast::Type, output: bool) -> Option<ast::Type> {
             })
         }
         (T::List(x) | T::NonNullList(x), T::List(y) | T::NonNullList(y)) => {
-            let inner = Box::new(merge_two(x, y, output)?);
+            let inner = Box::new(merge_two(x, y, output, subtype)?);
             let nn = non_null(
                 matches!(a, T::NonNullList(_)),
                 matches!(b, T::NonNullList(_)),

@@ -14,6 +14,9 @@ use super::{CompositionError, ErrorCode};
 struct Usage {
     key_fields: HashSet<(usize, String, String)>,
     used_external: HashSet<(usize, String, String)>,
+    /// Fields a subgraph still needs when another overrides them (Apollo's `usedOverridden`):
+    /// named by a `@key`, `@requires` or `@provides`, or implementing an interface's field.
+    referenced: HashSet<(usize, String, String)>,
 }
 
 pub fn check(merged: &mut Merged, subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) {
@@ -51,6 +54,9 @@ fn check_field_sets(subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) 
                             usage
                                 .key_fields
                                 .insert((graph, field.0.clone(), field.1.clone()));
+                            usage
+                                .referenced
+                                .insert((graph, field.0.clone(), field.1.clone()));
                             usage.used_external.insert((graph, field.0, field.1));
                         }
                         check_key_args(subgraph, &ty.name, &selections, &coordinate, errors);
@@ -71,6 +77,9 @@ fn check_field_sets(subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) 
                         ErrorCode::RequiresInvalidFields,
                         errors,
                     );
+                    usage
+                        .referenced
+                        .extend(used.iter().map(|(t, f)| (graph, t.clone(), f.clone())));
                     require_external(
                         subgraph,
                         graph,
@@ -108,6 +117,9 @@ fn check_field_sets(subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) 
                         ErrorCode::ProvidesInvalidFields,
                         errors,
                     );
+                    usage
+                        .referenced
+                        .extend(used.iter().map(|(t, f)| (graph, t.clone(), f.clone())));
                     require_external(
                         subgraph,
                         graph,
@@ -117,6 +129,17 @@ fn check_field_sets(subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) 
                         &mut usage,
                         errors,
                     );
+                }
+            }
+        }
+    }
+    for (graph, subgraph) in subgraphs.iter().enumerate() {
+        for ty in subgraph.types.values() {
+            let interfaces = ty.implements.iter().filter_map(|i| subgraph.types.get(i));
+            for field in interfaces.flat_map(|i| i.fields.keys()) {
+                if ty.fields.contains_key(field) {
+                    let used = (graph, ty.name.clone(), field.clone());
+                    usage.referenced.insert(used);
                 }
             }
         }
@@ -282,7 +305,7 @@ fn apply_overrides(
                 let source_graph = field.sources[index].graph;
                 if let Some(label) = label {
                     field.sources[index].override_label = Some(label);
-                } else if usage.key_fields.contains(&(
+                } else if usage.referenced.contains(&(
                     source_graph,
                     ty.name.clone(),
                     field.name.clone(),
