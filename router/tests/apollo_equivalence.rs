@@ -268,3 +268,18 @@ fn the_differential_cases_match_apollo() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Federation 2.5–2.12 directives: `@authenticated`, `@requiresScopes`, `@policy` (SECURITY
+/// links), `@cost`/`@listSize` (the cost spec, kept in the API schema) and `@cacheTag`
+/// (a `@join__directive`).
+#[test]
+fn access_cost_and_cache_directives_match_apollo() {
+    assert_equivalent("access_cost");
+}
+
+/// `@context`/`@fromContext` (federation 2.8): contexts named per subgraph, the argument
+/// filled from a context leaves the API and becomes `contextArguments` (join v0.5).
+#[test]
+fn contexts_match_apollo() {
+    assert_equivalent("context");
+}

@@ -176,6 +176,19 @@ pub fn merge_common(into: &mut Common, from: &Common) {
             into.custom.push(custom.clone());
         }
     }
+    for directive in &from.spec {
+        super::features::merge_spec(&mut into.spec, directive.clone());
+    }
+    for joined in &from.joined {
+        if !into.joined.contains(joined) {
+            into.joined.push(joined.clone());
+        }
+    }
+    for context in &from.contexts {
+        if !into.contexts.contains(context) {
+            into.contexts.push(context.clone());
+        }
+    }
 }
 
 /// Field type and arguments across the subgraphs defining the field.
@@ -330,6 +343,10 @@ fn merge_args(
             .filter_map(|s| s.field.args.get(name).map(|a| (a, s.graph)))
             .collect();
         let coordinate = format!("{parent}.{}({name}:)", field.name);
+        // Filled by the router from a context: not part of the API.
+        if defs.iter().any(|(a, _)| a.common.from_context.is_some()) {
+            continue;
+        }
         if defs.len() < sources.len() {
             if defs
                 .iter()

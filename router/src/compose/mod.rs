@@ -3,6 +3,7 @@
 //! ours. Pure: no IO here except [`fetch_sdl`], which asks a running subgraph for its SDL.
 
 mod extract;
+mod features;
 mod fieldset;
 mod merge;
 mod print;

@@ -49,7 +49,17 @@ pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
         .flat_map(|t| t.fields.values())
         .flat_map(|f| &f.sources)
         .any(|s| s.override_label.is_some() || s.field.override_label.is_some());
-    let join = if labels { "v0.4" } else { "v0.3" };
+    let used = super::features::Used::of(merged);
+    let version = subgraphs.iter().map(|s| s.version).max().unwrap_or((2, 0));
+    // Apollo's composition links the join version of the newest federation version used.
+    let join = if used.joined || used.context || version >= (2, 8) {
+        "v0.5"
+    } else if labels || version >= (2, 7) {
+        "v0.4"
+    } else {
+        "v0.3"
+    };
+    let v05 = join == "v0.5";
     let mut out = String::from("schema\n  @link(url: \"https://specs.apollo.dev/link/v1.0\")\n");
     let _ = writeln!(
         out,
@@ -63,6 +73,7 @@ pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
             "  @link(url: \"https://specs.apollo.dev/inaccessible/v0.2\", for: SECURITY)\n",
         );
     }
+    used.links(&mut out);
     let mut custom_links: Vec<(&String, Vec<&String>)> = Vec::new();
     for (directive, url) in subgraphs.iter().flat_map(|s| &s.composed_links) {
         match custom_links.iter_mut().find(|(u, _)| *u == url) {
@@ -91,11 +102,16 @@ pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
     if inaccessible {
         let _ = writeln!(out, "{INACCESSIBLE}\n");
     }
+    used.definitions(&mut out);
+    if v05 {
+        out.push_str("directive @join__directive(graphs: [join__Graph!], name: String!, args: join__DirectiveArguments) repeatable on SCHEMA | OBJECT | INTERFACE | FIELD_DEFINITION\n\n");
+        out.push_str("input join__ContextArgument {\n  name: String!\n  type: String!\n  context: String!\n  selection: join__FieldValue!\n}\n\nscalar join__DirectiveArguments\n\nscalar join__FieldValue\n\n");
+    }
     out.push_str("directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE\n\n");
-    let label_arg = if labels {
-        ", overrideLabel: String"
-    } else {
-        ""
+    let label_arg = match join {
+        "v0.5" => ", overrideLabel: String, contextArguments: [join__ContextArgument!]",
+        "v0.4" => ", overrideLabel: String",
+        _ => "",
     };
     let _ = writeln!(out, "directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean{label_arg}) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION\n");
     out.push_str("directive @join__graph(name: String!, url: String!) on ENUM_VALUE\n\n");
@@ -126,11 +142,12 @@ pub fn print(merged: &Merged, subgraphs: &[Subgraph]) -> String {
         );
     }
     out.push_str("}\n\nscalar link__Import\n\nenum link__Purpose {\n  \"\"\"\n  `SECURITY` features provide metadata necessary to securely resolve fields.\n  \"\"\"\n  SECURITY\n\n  \"\"\"\n  `EXECUTION` features provide metadata necessary for operation execution.\n  \"\"\"\n  EXECUTION\n}\n");
+    let names_of: Vec<String> = subgraphs.iter().map(|s| s.name.clone()).collect();
     let mut names: Vec<&String> = merged.types.keys().collect();
     names.sort();
     for name in names {
         out.push('\n');
-        print_type(&mut out, &merged.types[name], &graphs);
+        print_type(&mut out, &merged.types[name], &graphs, &names_of);
     }
     out
 }
@@ -144,7 +161,7 @@ fn uses_in(ty: &MergedType, f: &dyn Fn(&Common) -> bool) -> bool {
         || ty.values.values().any(|(c, _)| f(c))
 }
 
-fn print_type(out: &mut String, ty: &MergedType, graphs: &[String]) {
+fn print_type(out: &mut String, ty: &MergedType, graphs: &[String], names: &[String]) {
     description(out, &ty.common.description, "");
     out.push_str(ty.kind.keyword());
     out.push(' ');
@@ -207,6 +224,7 @@ fn print_type(out: &mut String, ty: &MergedType, graphs: &[String]) {
         }
     }
     applied(out, &ty.common);
+    joined(out, &ty.common, graphs, names);
     match ty.kind {
         Kind::Scalar => out.push('\n'),
         Kind::Union => {
@@ -248,7 +266,7 @@ fn print_type(out: &mut String, ty: &MergedType, graphs: &[String]) {
             out.push_str("\n{\n");
             let type_graphs: Vec<usize> = sources.iter().map(|s| s.graph).collect();
             for field in ty.fields.values() {
-                print_field(out, field, &type_graphs, graphs);
+                print_field(out, field, &type_graphs, graphs, names);
             }
             out.push_str("}\n");
         }
@@ -267,7 +285,13 @@ fn push_type_flags(args: &mut String, extension: bool, resolvable: bool, interfa
     }
 }
 
-fn print_field(out: &mut String, field: &MergedField, type_graphs: &[usize], graphs: &[String]) {
+fn print_field(
+    out: &mut String,
+    field: &MergedField,
+    type_graphs: &[usize],
+    graphs: &[String],
+    names: &[String],
+) {
     description(out, &field.common.description, "  ");
     let _ = write!(out, "  {}", field.name);
     if !field.args.is_empty() {
@@ -279,10 +303,12 @@ fn print_field(out: &mut String, field: &MergedField, type_graphs: &[usize], gra
         out.push_str(" @join__field");
     } else if needs_join_field(field, type_graphs) {
         for source in &field.sources {
-            let _ = write!(out, " @join__field({})", join_field_args(source, graphs));
+            let args = join_field_args(source, graphs, &names[source.graph]);
+            let _ = write!(out, " @join__field({args})");
         }
     }
     applied(out, &field.common);
+    joined(out, &field.common, graphs, names);
     out.push('\n');
 }
 
@@ -298,10 +324,14 @@ fn needs_join_field(field: &MergedField, type_graphs: &[usize]) -> bool {
                 || s.type_override.is_some()
                 || s.used_overridden
                 || s.override_label.is_some()
+                || s.field
+                    .args
+                    .values()
+                    .any(|a| a.common.from_context.is_some())
         })
 }
 
-fn join_field_args(source: &FieldSource, graphs: &[String]) -> String {
+fn join_field_args(source: &FieldSource, graphs: &[String], subgraph: &str) -> String {
     let mut args = format!("graph: {}", graphs[source.graph]);
     let field = &source.field;
     if let Some(requires) = &field.requires {
@@ -328,6 +358,9 @@ fn join_field_args(source: &FieldSource, graphs: &[String]) -> String {
         .or(source.override_label.as_ref())
     {
         let _ = write!(args, ", overrideLabel: {}", quote(label));
+    }
+    if let Some(context) = super::features::context_arguments(subgraph, &field.args) {
+        let _ = write!(args, ", contextArguments: {context}");
     }
     args
 }
@@ -358,6 +391,16 @@ fn applied(out: &mut String, common: &Common) {
     for custom in &common.custom {
         let _ = write!(out, " {custom}");
     }
+    super::features::applied(out, common);
+}
+
+/// `@join__directive`s: they name graphs, so only types and fields carry them.
+fn joined(out: &mut String, common: &Common, graphs: &[String], names: &[String]) {
+    let graph_of = |name: &str| {
+        let index = names.iter().position(|n| n == name).unwrap_or_default();
+        graphs[index].clone()
+    };
+    super::features::joined(out, common, &graph_of);
 }
 
 fn description(out: &mut String, text: &Option<String>, indent: &str) {

@@ -134,6 +134,14 @@ fn check_field_sets(subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) 
         }
     }
     for (graph, subgraph) in subgraphs.iter().enumerate() {
+        for used in context_fields(subgraph) {
+            usage
+                .used_external
+                .insert((graph, used.0.clone(), used.1.clone()));
+            usage.referenced.insert((graph, used.0, used.1));
+        }
+    }
+    for (graph, subgraph) in subgraphs.iter().enumerate() {
         for ty in subgraph.types.values() {
             let interfaces = ty.implements.iter().filter_map(|i| subgraph.types.get(i));
             for field in interfaces.flat_map(|i| i.fields.keys()) {
@@ -145,6 +153,44 @@ fn check_field_sets(subgraphs: &[Subgraph], errors: &mut Vec<CompositionError>) 
         }
     }
     usage
+}
+
+/// The (type, field) pairs `@fromContext` selections read: `$owner ... on User { locale }`
+/// reads `User.locale`; without a type condition, the field of every type setting the context.
+fn context_fields(subgraph: &Subgraph) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let args = subgraph
+        .types
+        .values()
+        .flat_map(|t| t.fields.values())
+        .flat_map(|f| f.args.values());
+    for field in args.filter_map(|a| a.common.from_context.as_deref()) {
+        let Some(rest) = field.trim_start().strip_prefix('$') else {
+            continue;
+        };
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let (context, selection) = rest.split_at(end);
+        let qualified = format!("{}__{context}", subgraph.name);
+        let setters: Vec<&String> = subgraph
+            .types
+            .values()
+            .filter(|t| t.common.contexts.contains(&qualified))
+            .map(|t| &t.name)
+            .collect();
+        for selected in fieldset::parse(selection).unwrap_or_default() {
+            match &selected.on {
+                Some(ty) => out.push((ty.clone(), selected.name.clone())),
+                None => out.extend(
+                    setters
+                        .iter()
+                        .map(|t| ((*t).clone(), selected.name.clone())),
+                ),
+            }
+        }
+    }
+    out
 }
 
 fn used_fields(

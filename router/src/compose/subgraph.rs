@@ -45,6 +45,14 @@ pub struct Common {
     pub deprecated: Option<String>,
     /// `@composeDirective` directives applied here, printed as written.
     pub custom: Vec<String>,
+    /// `@authenticated`, `@requiresScopes`, `@policy`, `@cost`, `@listSize` (canonical names).
+    pub spec: Vec<ast::Directive>,
+    /// `@join__directive` arguments by subgraph name (`@cacheTag`).
+    pub joined: Vec<(String, String)>,
+    /// `@context` names, qualified by subgraph (`posts__owner`).
+    pub contexts: Vec<String>,
+    /// An argument's `@fromContext(field:)`.
+    pub from_context: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +101,8 @@ pub struct Subgraph {
     pub url: String,
     /// Federation 2 (`@link`s the federation spec); Federation 1 otherwise.
     pub fed2: bool,
+    /// The federation version linked (`(2, 8)` for `federation/v2.8`).
+    pub version: (u32, u32),
     pub types: IndexMap<String, TypeDef>,
     /// Custom directive definitions kept by `@composeDirective`, by name, printed as written.
     pub composed_directives: IndexMap<String, String>,
@@ -114,6 +124,10 @@ const BUILT_IN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
 
 /// Maps the names directives have in this subgraph to their federation names.
 struct Names {
+    /// The subgraph's own name (features such as `@context` are named per subgraph).
+    subgraph: String,
+    /// The federation version `@link`ed (`(2, 8)`); `(1, 0)` for Federation 1.
+    version: (u32, u32),
     local: IndexMap<String, String>,
     compose: Vec<String>,
     /// Directive name → URL of the (non-federation) `@link` importing it.
@@ -130,11 +144,13 @@ pub fn parse(name: &str, url: &str, sdl: &str) -> Result<Subgraph, CompositionEr
     let document = ast::Document::parse(sdl, format!("{name}.graphql")).map_err(|e| {
         CompositionError::new(ErrorCode::InvalidGraphQL, format!("[{name}] {}", e.errors))
     })?;
-    let (names, fed2, roots) = federation_names(&document);
+    let (mut names, fed2, roots) = federation_names(&document);
+    names.subgraph = name.to_owned();
     let mut subgraph = Subgraph {
         name: name.to_owned(),
         url: url.to_owned(),
         fed2,
+        version: names.version,
         types: IndexMap::new(),
         composed_directives: IndexMap::new(),
         composed_links: IndexMap::new(),
@@ -267,6 +283,8 @@ fn rename_type(ty: &ast::Type, to: &str) -> ast::Type {
 /// Directive names from `@link` imports (v2) or the plain names (v1), and root type renames.
 fn federation_names(document: &ast::Document) -> (Names, bool, IndexMap<String, &'static str>) {
     let mut names = Names {
+        subgraph: String::new(),
+        version: (1, 0),
         local: IndexMap::new(),
         compose: Vec::new(),
         links: IndexMap::new(),
@@ -307,6 +325,7 @@ fn federation_names(document: &ast::Document) -> (Names, bool, IndexMap<String, 
             continue;
         }
         fed2 = true;
+        names.version = federation_version(&url);
         if let Some(alias) = string_arg(&link.arguments, "as") {
             prefix = format!("{alias}__");
         }
@@ -366,6 +385,14 @@ const FEDERATION_DIRECTIVES: &[&str] = &[
     "tag",
     "interfaceObject",
     "composeDirective",
+    "authenticated",
+    "requiresScopes",
+    "policy",
+    "cost",
+    "listSize",
+    "cacheTag",
+    "context",
+    "fromContext",
 ];
 
 fn read_type(definition: &Definition, names: &Names, fed2: bool) -> Option<TypeDef> {
@@ -599,6 +626,9 @@ fn read_common(common: &mut Common, directives: &DirectiveList, names: &Names) {
         match names.federation(&directive.name) {
             Some("inaccessible") => common.inaccessible = true,
             Some("tag") => common.tags.extend(string_arg(&directive.arguments, "name")),
+            Some(name) if super::features::DIRECTIVES.contains(&name) => {
+                super::features::read(common, name, directive, &names.subgraph)
+            }
             Some(_) => {}
             None if directive.name == "deprecated" => {
                 common.deprecated = Some(
@@ -612,6 +642,14 @@ fn read_common(common: &mut Common, directives: &DirectiveList, names: &Names) {
             None => {}
         }
     }
+}
+
+/// `(2, 8)` from `https://specs.apollo.dev/federation/v2.8`.
+fn federation_version(url: &str) -> (u32, u32) {
+    let version = url.rsplit('/').next().unwrap_or_default();
+    let mut parts = version.trim_start_matches('v').split('.');
+    let number = |p: Option<&str>| p.and_then(|p| p.parse().ok()).unwrap_or(0);
+    (number(parts.next()).max(2), number(parts.next()))
 }
 
 fn string_arg(args: &[Node<ast::Argument>], name: &str) -> Option<String> {
