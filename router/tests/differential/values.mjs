@@ -140,12 +140,40 @@ function identityOf(value, keyFields) {
   return 1;
 }
 
+/// Members of each union that every subgraph defining it declares: a value of a union is
+/// one of those, so it is the same value whichever subgraph resolves it.
+export function sharedMembers(supergraph) {
+  const out = new Map();
+  for (const def of parse(supergraph).definitions) {
+    if (def.kind !== Kind.UNION_TYPE_DEFINITION) continue;
+    const graphs = new Map();
+    for (const d of def.directives ?? []) {
+      const arg = (n) => d.arguments.find((a) => a.name.value === n)?.value.value;
+      if (d.name.value === 'join__type') graphs.set(arg('graph'), graphs.get(arg('graph')) ?? new Set());
+      if (d.name.value === 'join__unionMember') {
+        const set = graphs.get(arg('graph')) ?? new Set();
+        set.add(arg('member'));
+        graphs.set(arg('graph'), set);
+      }
+    }
+    const sets = [...graphs.values()];
+    if (sets.length === 0) continue;
+    out.set(def.name.value, [...sets[0]].filter((m) => sets.every((s) => s.has(m))).sort());
+  }
+  return out;
+}
+
 export function resolversFor(name, schema, typeDefs, supergraph) {
   const local = subgraphDirectives(typeDefs);
   const keys = entityKeys(supergraph);
   const owned = owners(supergraph);
   const graph = graphEnumNames(supergraph).get(name);
-  const sorted = (abstract) => schema.getPossibleTypes(abstract).map((t) => t.name).sort();
+  const shared = sharedMembers(supergraph);
+  const sorted = (abstract) => {
+    const here = schema.getPossibleTypes(abstract).map((t) => t.name).sort();
+    const common = shared.get(abstract.name)?.filter((m) => here.includes(m));
+    return common?.length ? common : here;
+  };
 
   const mayResolve = (type, field, parent) => {
     const set = owned.get(`${type}.${field}`);
