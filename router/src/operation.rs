@@ -271,14 +271,20 @@ fn collect_conditions(set: &executable::SelectionSet, names: &mut Vec<Name>) {
     }
 }
 
-/// Adds `selection` to `target`, merging it with a field of the same response key or a
-/// fragment of the same type condition.
+/// Adds `selection` to `target`, merging it with a field of the same response key, or with
+/// a fragment of the same type condition when that is the last selection: merging into an
+/// earlier one would move its fields before the selections between them, and response
+/// fields come in the order CollectFields first meets them.
 pub fn push_merged(target: &mut Vec<Selection>, selection: Selection) {
-    let existing = target.iter_mut().find(|s| match (&**s, &selection) {
-        (Selection::Field(a), Selection::Field(b)) => a.response_key() == b.response_key(),
-        (Selection::Fragment(a), Selection::Fragment(b)) => a.type_condition == b.type_condition,
-        _ => false,
-    });
+    let existing = match &selection {
+        Selection::Field(b) => target.iter_mut().find(|s| match s {
+            Selection::Field(a) => a.response_key() == b.response_key(),
+            Selection::Fragment(_) => false,
+        }),
+        Selection::Fragment(b) => target.last_mut().filter(
+            |s| matches!(s, Selection::Fragment(a) if a.type_condition == b.type_condition),
+        ),
+    };
     let (Some(existing), children) = (existing, selection_children(&selection)) else {
         target.push(selection);
         return;

@@ -60,6 +60,32 @@ pub(super) fn avoid_conflicts(
         .collect()
 }
 
+/// Whether `selections`, answered for objects that also sit where the client selected
+/// `client`, read every response key as the client meant it there: no aliases in them, and
+/// each field the client also selected there is the same field, without a sub-selection
+/// (nested client selections are not known here, so they are not risked).
+pub(super) fn agrees(client: &[ClientField], selections: &[Selection]) -> bool {
+    selections.iter().all(|selection| match selection {
+        Selection::Field(field) => {
+            field.alias.is_none()
+                && client.iter().filter(|c| c.key == field.name).all(|c| {
+                    c.name == field.name
+                        && c.arguments == field.arguments
+                        && field.selections.is_empty()
+                })
+                && no_aliases(&field.selections)
+        }
+        Selection::Fragment(fragment) => agrees(client, &fragment.selections),
+    })
+}
+
+fn no_aliases(selections: &[Selection]) -> bool {
+    selections.iter().all(|selection| match selection {
+        Selection::Field(f) => f.alias.is_none() && no_aliases(&f.selections),
+        Selection::Fragment(f) => no_aliases(&f.selections),
+    })
+}
+
 fn conflicts(client: &[ClientField], field: &FieldSelection) -> bool {
     client.iter().any(|c| {
         c.key == *field.response_key() && (c.name != field.name || c.arguments != field.arguments)

@@ -374,7 +374,12 @@ impl<'a> Planner<'a> {
                 )));
             }
         }
-        if self.sg.is_abstract(parent) && !matches!(local, Local::Yes { .. }) {
+        // An implementation may resolve the field elsewhere (`@override` on one type, or a
+        // subgraph per type): then the interface's source cannot answer for every type.
+        let per_type = self.sg.is_abstract(parent)
+            && (!matches!(local, Local::Yes { .. })
+                || !self.implementations_agree(ctx, parent, field));
+        if per_type {
             // Resolve the field per implementation, each possibly in another subgraph.
             let graph = self.graph(ctx);
             for ty in self.sg.possible_types_in_graph(parent, graph) {
@@ -431,6 +436,16 @@ impl<'a> Planner<'a> {
                 self.jump(ctx, parent, field, target, requires, out)
             }
         }
+    }
+
+    /// Whether every implementation of `parent` the current subgraph can return resolves
+    /// `field` here.
+    fn implementations_agree(&self, ctx: &Ctx<'a>, parent: &Name, field: &FieldSelection) -> bool {
+        let graph = self.graph(ctx);
+        self.sg
+            .possible_types_in_graph(parent, graph)
+            .iter()
+            .all(|ty| matches!(self.local(ctx, ty, &field.name), Local::Yes { .. }))
     }
 
     /// `group` and the groups it transitively comes from (each ran before it).
@@ -623,6 +638,9 @@ impl<'a> Planner<'a> {
         });
         let group = &mut self.groups[index];
         group.context.extend(context);
+        if !group.client.iter().any(|c| Rc::ptr_eq(c, &ctx.client)) {
+            group.client.push(ctx.client.clone());
+        }
         push_merged(
             group.representation.get_or_insert_with(Vec::new),
             representation,

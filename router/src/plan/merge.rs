@@ -1,7 +1,10 @@
 //! Post-planning merges of fetch groups that cut requests without adding round trips.
 
+use super::aliases::agrees;
 use super::tree::Group;
 use crate::operation::{merge_all, Selection};
+use crate::supergraph::Supergraph;
+use apollo_compiler::Name;
 
 /// Folds an entity group nothing depends on into a later group of the same subgraph, path
 /// and parent (one waiting for `@requires` data): one request fewer, and no extra round trip
@@ -72,6 +75,7 @@ fn remove_groups(groups: &mut Vec<Group>, removed: &[bool], roots: &[usize]) -> 
 /// dependency levels, where every fetch of a level waits for the whole previous level
 /// anyway), the same level: the combined fetch depends on both sets, all one level up.
 pub(super) fn merge_sibling_fetches(
+    sg: &Supergraph,
     groups: &mut Vec<Group>,
     roots: &[usize],
     by_level: bool,
@@ -92,6 +96,7 @@ pub(super) fn merge_sibling_fetches(
                 && (same_set(&a.deps, &b.deps) || (by_level && level[i] == level[j]))
                 && compatible(&a.selections, &b.selections)
                 && mergeable_representations(a, b)
+                && (a.path == b.path || across_paths(sg, a, b))
         });
         let Some(i) = target else { continue };
         for dep in std::mem::take(&mut groups[j].deps) {
@@ -114,6 +119,8 @@ pub(super) fn merge_sibling_fetches(
                 into.extra_paths.push(path);
             }
         }
+        let client = std::mem::take(&mut groups[j].client);
+        groups[i].client.extend(client);
         redirect(groups, j, i);
         removed[j] = true;
     }
@@ -177,6 +184,30 @@ pub(super) fn representations_compatible(a: &[Selection], b: &[Selection]) -> bo
             _ => true,
         }),
     })
+}
+
+/// Entities at `a`'s paths may also be at `b`'s (one object, deduplicated): each group's
+/// answers must mean the same at the other's paths.
+fn across_paths(sg: &Supergraph, a: &Group, b: &Group) -> bool {
+    let types = |g: &Group| -> Vec<Name> {
+        let representation = g.representation.as_deref().unwrap_or_default();
+        representation
+            .iter()
+            .filter_map(|s| match s {
+                Selection::Fragment(f) => Some(f.type_condition.clone()),
+                Selection::Field(_) => None,
+            })
+            .collect()
+    };
+    let (ta, tb) = (types(a), types(b));
+    // Different entity types are different objects (an interface and its implementations
+    // are not different).
+    let overlap = |x: &Name, y: &Name| sg.applies(x, y) || sg.applies(y, x);
+    if !ta.iter().any(|x| tb.iter().any(|y| overlap(x, y))) {
+        return true;
+    }
+    b.client.iter().all(|c| agrees(c, &a.selections))
+        && a.client.iter().all(|c| agrees(c, &b.selections))
 }
 
 fn mergeable_representations(a: &Group, b: &Group) -> bool {

@@ -26,6 +26,10 @@ pub(super) struct Group {
     pub deps: Vec<usize>,
     /// `@fromContext` arguments of the group's fields (entity groups only).
     pub context: Vec<ContextRewrite>,
+    /// The client's fields where the entities sit, one list per path: an entity found at
+    /// two paths is one object, so a request combined across paths must not answer a key
+    /// that means something else at the other path.
+    pub client: Vec<std::rc::Rc<[super::aliases::ClientField]>>,
 }
 
 impl Group {
@@ -46,6 +50,7 @@ impl Group {
             selections: Vec::new(),
             deps,
             context: Vec::new(),
+            client: Vec::new(),
         }
     }
 }
@@ -61,7 +66,7 @@ pub(super) fn build_tree(
 ) -> Option<PlanNode> {
     let roots = merge_into_waiting_groups(&mut groups, roots);
     let by_level = op.kind != OperationType::Mutation && groups.iter().any(|g| g.deps.len() > 1);
-    let roots = merge_sibling_fetches(&mut groups, &roots, by_level);
+    let roots = merge_sibling_fetches(sg, &mut groups, &roots, by_level);
     let roots = roots.as_slice();
     let nodes: Vec<PlanNode> = groups
         .iter()
