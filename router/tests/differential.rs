@@ -157,7 +157,12 @@ async fn run_case(dir: &Path, client: &reqwest::Client) -> Vec<String> {
         .map(|t| serde_json::from_str(&t).expect("known.json parses"))
         .unwrap_or(json!({}));
     let mut corpus = written(dir);
-    corpus.extend(generated(&reference.supergraph, 0x5eed));
+    // DIFFERENTIAL_SEED explores other generated operations (known.json names the default's).
+    let seed = std::env::var("DIFFERENTIAL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    corpus.extend(generated(&reference.supergraph, seed));
     let mut failures = Vec::new();
     let mut seen_known = Vec::new();
     let mut with_errors = 0;

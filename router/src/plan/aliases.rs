@@ -11,6 +11,8 @@ pub(super) struct ClientField {
     key: Name,
     name: Name,
     arguments: Vec<Node<ast::Argument>>,
+    /// The client's sub-selection (for fetches combined across paths, see [`agrees`]).
+    selections: Vec<Selection>,
 }
 
 /// The client's fields at one level, fragments included.
@@ -27,6 +29,7 @@ fn collect(selections: &[Selection], out: &mut Vec<ClientField>) {
                 key: f.response_key().clone(),
                 name: f.name.clone(),
                 arguments: f.arguments.clone(),
+                selections: f.selections.clone(),
             }),
             Selection::Fragment(f) => collect(&f.selections, out),
         }
@@ -62,8 +65,7 @@ pub(super) fn avoid_conflicts(
 
 /// Whether `selections`, answered for objects that also sit where the client selected
 /// `client`, read every response key as the client meant it there: no aliases in them, and
-/// each field the client also selected there is the same field, without a sub-selection
-/// (nested client selections are not known here, so they are not risked).
+/// each field the client also selected there (at any depth) is the same field.
 pub(super) fn agrees(client: &[ClientField], selections: &[Selection]) -> bool {
     selections.iter().all(|selection| match selection {
         Selection::Field(field) => {
@@ -71,19 +73,41 @@ pub(super) fn agrees(client: &[ClientField], selections: &[Selection]) -> bool {
                 && client.iter().filter(|c| c.key == field.name).all(|c| {
                     c.name == field.name
                         && c.arguments == field.arguments
-                        && field.selections.is_empty()
+                        && nested_agrees(&c.selections, &field.selections)
                 })
-                && no_aliases(&field.selections)
         }
         Selection::Fragment(fragment) => agrees(client, &fragment.selections),
     })
 }
 
-fn no_aliases(selections: &[Selection]) -> bool {
+/// [`agrees`] one level down, against the client's own selections there.
+fn nested_agrees(client: &[Selection], selections: &[Selection]) -> bool {
     selections.iter().all(|selection| match selection {
-        Selection::Field(f) => f.alias.is_none() && no_aliases(&f.selections),
-        Selection::Fragment(f) => no_aliases(&f.selections),
+        Selection::Field(field) => {
+            field.alias.is_none()
+                && same_key(client, &field.name)
+                    .all(|c| c.name == field.name && c.arguments == field.arguments)
+                && same_key(client, &field.name)
+                    .all(|c| nested_agrees(&c.selections, &field.selections))
+        }
+        Selection::Fragment(fragment) => nested_agrees(client, &fragment.selections),
     })
+}
+
+/// The client's fields (fragments flattened) answered under `key`.
+fn same_key<'s>(
+    client: &'s [Selection],
+    key: &'s Name,
+) -> Box<dyn Iterator<Item = &'s FieldSelection> + 's> {
+    Box::new(client.iter().flat_map(
+        move |s| -> Box<dyn Iterator<Item = &'s FieldSelection> + 's> {
+            match s {
+                Selection::Field(f) if f.response_key() == key => Box::new(std::iter::once(f)),
+                Selection::Field(_) => Box::new(std::iter::empty()),
+                Selection::Fragment(fr) => same_key(&fr.selections, key),
+            }
+        },
+    ))
 }
 
 fn conflicts(client: &[ClientField], field: &FieldSelection) -> bool {
