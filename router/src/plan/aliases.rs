@@ -6,31 +6,53 @@ use apollo_compiler::{ast, Name, Node};
 use std::rc::Rc;
 
 /// A client field at one level of the operation.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(super) struct ClientField {
-    key: Name,
+    pub(super) key: Name,
     name: Name,
     arguments: Vec<Node<ast::Argument>>,
-    /// The client's sub-selection (for fetches combined across paths, see [`agrees`]).
-    selections: Vec<Selection>,
+    /// The client's fields one level down, under this key (every same-key field merged).
+    pub(super) children: Rc<[ClientField]>,
 }
 
-/// The client's fields at one level, fragments included.
+/// The client's fields at one level, fragments included, with the levels below.
 pub(super) fn client_fields(selections: &[Selection]) -> Rc<[ClientField]> {
-    let mut out = Vec::new();
-    collect(selections, &mut out);
+    level(&[selections])
+}
+
+fn level(sets: &[&[Selection]]) -> Rc<[ClientField]> {
+    let mut fields: Vec<&FieldSelection> = Vec::new();
+    for set in sets {
+        collect(set, &mut fields);
+    }
+    let mut out: Vec<ClientField> = Vec::with_capacity(fields.len());
+    for (i, field) in fields.iter().enumerate() {
+        let key = field.response_key();
+        let same_key: Vec<&[Selection]> = fields[i..]
+            .iter()
+            .filter(|f| f.response_key() == key)
+            .map(|f| f.selections.as_slice())
+            .collect();
+        let first = fields[..i].iter().any(|f| f.response_key() == key);
+        let children = if first || same_key.iter().all(|s| s.is_empty()) {
+            Rc::from(Vec::new())
+        } else {
+            level(&same_key)
+        };
+        out.push(ClientField {
+            key: key.clone(),
+            name: field.name.clone(),
+            arguments: field.arguments.clone(),
+            children,
+        });
+    }
     out.into()
 }
 
-fn collect(selections: &[Selection], out: &mut Vec<ClientField>) {
+fn collect<'s>(selections: &'s [Selection], out: &mut Vec<&'s FieldSelection>) {
     for selection in selections {
         match selection {
-            Selection::Field(f) => out.push(ClientField {
-                key: f.response_key().clone(),
-                name: f.name.clone(),
-                arguments: f.arguments.clone(),
-                selections: f.selections.clone(),
-            }),
+            Selection::Field(f) => out.push(f),
             Selection::Fragment(f) => collect(&f.selections, out),
         }
     }
@@ -73,41 +95,11 @@ pub(super) fn agrees(client: &[ClientField], selections: &[Selection]) -> bool {
                 && client.iter().filter(|c| c.key == field.name).all(|c| {
                     c.name == field.name
                         && c.arguments == field.arguments
-                        && nested_agrees(&c.selections, &field.selections)
+                        && agrees(&c.children, &field.selections)
                 })
         }
         Selection::Fragment(fragment) => agrees(client, &fragment.selections),
     })
-}
-
-/// [`agrees`] one level down, against the client's own selections there.
-fn nested_agrees(client: &[Selection], selections: &[Selection]) -> bool {
-    selections.iter().all(|selection| match selection {
-        Selection::Field(field) => {
-            field.alias.is_none()
-                && same_key(client, &field.name)
-                    .all(|c| c.name == field.name && c.arguments == field.arguments)
-                && same_key(client, &field.name)
-                    .all(|c| nested_agrees(&c.selections, &field.selections))
-        }
-        Selection::Fragment(fragment) => nested_agrees(client, &fragment.selections),
-    })
-}
-
-/// The client's fields (fragments flattened) answered under `key`.
-fn same_key<'s>(
-    client: &'s [Selection],
-    key: &'s Name,
-) -> Box<dyn Iterator<Item = &'s FieldSelection> + 's> {
-    Box::new(client.iter().flat_map(
-        move |s| -> Box<dyn Iterator<Item = &'s FieldSelection> + 's> {
-            match s {
-                Selection::Field(f) if f.response_key() == key => Box::new(std::iter::once(f)),
-                Selection::Field(_) => Box::new(std::iter::empty()),
-                Selection::Fragment(fr) => same_key(&fr.selections, key),
-            }
-        },
-    ))
 }
 
 fn conflicts(client: &[ClientField], field: &FieldSelection) -> bool {

@@ -638,7 +638,12 @@ impl<'a> Planner<'a> {
         });
         let group = &mut self.groups[index];
         group.context.extend(context);
-        if !group.client.iter().any(|c| Rc::ptr_eq(c, &ctx.client)) {
+        // Equal lists (the same selections at many paths) are kept once.
+        if !group
+            .client
+            .iter()
+            .any(|c| Rc::ptr_eq(c, &ctx.client) || **c == *ctx.client)
+        {
             group.client.push(ctx.client.clone());
         }
         push_merged(
@@ -671,7 +676,13 @@ fn child_ctx<'p>(
         path,
         provides,
         entity_root: false,
-        client: client_fields(&field.selections),
+        // The client's fields below come with the level above (built once per operation).
+        client: ctx
+            .client
+            .iter()
+            .find(|c| c.key == *field.response_key())
+            .map(|c| c.children.clone())
+            .unwrap_or_else(|| client_fields(&field.selections)),
         level: ctx.level.clone(),
         via: Some(Rc::new(FieldSelection {
             alias: field.alias.clone(),

@@ -119,8 +119,11 @@ pub(super) fn merge_sibling_fetches(
                 into.extra_paths.push(path);
             }
         }
-        let client = std::mem::take(&mut groups[j].client);
-        groups[i].client.extend(client);
+        for client in std::mem::take(&mut groups[j].client) {
+            if !groups[i].client.iter().any(|c| **c == *client) {
+                groups[i].client.push(client);
+            }
+        }
         redirect(groups, j, i);
         removed[j] = true;
     }
