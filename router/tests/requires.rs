@@ -144,3 +144,23 @@ async fn fields_required_from_two_subgraphs_reach_the_third_with_the_variable() 
     );
     assert_eq!(products.count(), 1);
 }
+
+#[test]
+fn one_field_required_with_different_arguments_is_fetched_once_per_argument_set() {
+    let printed = plan(
+        "apollo-compose/requires_args/apollo",
+        "{ products { id usd eur } }",
+    );
+    assert!(
+        printed.contains(
+            r#"price__requires_0: price(currency: "USD") price__requires_1: price(currency: "EUR")"#
+        ),
+        "{printed}"
+    );
+    // Each representation holds `price` once, so the two labels fetches stay apart.
+    assert_eq!(
+        printed.matches(r#"Fetch(service: "labels")"#).count(),
+        2,
+        "{printed}"
+    );
+}
