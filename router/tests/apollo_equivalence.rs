@@ -254,6 +254,7 @@ fn the_differential_cases_match_apollo() {
         "inaccessible_values",
         "interface_sources",
         "parent_entity",
+        "partial_unions",
         "requires_args",
         "shareable_root",
         "subgraph_types",

@@ -1,5 +1,6 @@
 //! Differential tests against the reference implementation: for each case under
-//! `tests/differential/fixtures/`, Apollo Gateway (`@apollo/gateway`, which plans with
+//! `tests/differential/fixtures/` (its subgraphs are the Apollo-equivalence fixture of the
+//! same name, `tests/fixtures/apollo-compose/<case>/`), Apollo Gateway (`@apollo/gateway`, which plans with
 //! `@apollo/query-planner`) and our router serve the same supergraph (composed by Apollo's
 //! composition) over the same running subgraphs (`@apollo/subgraph`, deterministic data from
 //! `values.mjs`), and every operation gets the same answer from both: the same `data`, in
@@ -11,8 +12,8 @@
 //! divergence fails the test unless the case's `known.json` names the operation with the
 //! reason (an Apollo bug, with the spec text); a known entry that stops diverging fails too.
 //!
-//! Where the reference itself is wrong (`oracle/`), the expected answer is computed from the
-//! fixture subgraphs directly instead.
+//! Where the reference itself is wrong (`requires_args`), the expected answer is computed
+//! from the fixture subgraphs directly instead.
 
 mod common;
 #[path = "differential/generate.rs"]
@@ -247,7 +248,7 @@ async fn post_json(client: &reqwest::Client, url: &str, body: Value) -> Value {
 async fn fields_requiring_one_field_with_different_arguments_get_their_own_values() {
     ensure_node_modules(&root());
     let client = reqwest::Client::new();
-    let reference = reference(&root().join("oracle/requires_args")).await;
+    let reference = reference(Path::new("requires_args")).await;
     let prices = reference.subgraphs["prices"].as_str().unwrap();
     let labels = reference.subgraphs["labels"].as_str().unwrap();
     let query = r#"{ products { id usd: price(currency: "USD") eur: price(currency: "EUR") } }"#;

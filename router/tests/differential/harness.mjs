@@ -1,6 +1,6 @@
 // The reference side of tests/differential.rs, for one fixture directory:
-//   node harness.mjs fixtures/<case>
-// starts each subgraph `<name>.graphql` of the case (built with @apollo/subgraph, answered by
+//   node harness.mjs <case>
+// starts each subgraph `<name>.graphql` of `../fixtures/apollo-compose/<case>/` (built with @apollo/subgraph, answered by
 // values.mjs), composes them with Apollo's composition, starts Apollo Gateway (which plans with
 // @apollo/query-planner) on that supergraph, then prints one JSON line
 //   {"gateway": "<url>", "supergraph": "<sdl>", "subgraphs": {"<name>": "<url>"}}
@@ -16,10 +16,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { resolversFor } from './values.mjs';
 
-const dir = path.resolve(process.argv[2]);
+// The case's subgraphs are the Apollo-equivalence fixture of the same name (one copy of
+// each SDL for both suites).
+const here = path.dirname(new URL(import.meta.url).pathname);
+const dir = path.join(here, '../fixtures/apollo-compose', path.basename(process.argv[2]));
 const subgraphs = fs
   .readdirSync(dir)
-  .filter((f) => f.endsWith('.graphql') && f !== 'operations.graphql')
+  .filter((f) => f.endsWith('.graphql') && f !== 'apollo.graphql')
   .sort()
   .map((f) => ({ name: f.replace(/\.graphql$/, ''), typeDefs: parse(fs.readFileSync(path.join(dir, f), 'utf8')) }));
 
