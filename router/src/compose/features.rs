@@ -287,6 +287,15 @@ pub fn joined(out: &mut String, common: &Common, graph_of: &dyn Fn(&str) -> Stri
     }
 }
 
+/// `"$owner ... on User { locale }"` → `("owner", " ... on User { locale }")`.
+pub fn split_context(field: &str) -> Option<(&str, &str)> {
+    let rest = field.trim_start().strip_prefix('$')?;
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Some(rest.split_at(end))
+}
+
 /// `contextArguments` of one subgraph's `@join__field`: its `@fromContext` arguments, each
 /// `{context, name, type, selection}`, with the context named per subgraph.
 pub fn context_arguments(
@@ -296,12 +305,7 @@ pub fn context_arguments(
     let items: Vec<String> = args
         .values()
         .filter_map(|arg| {
-            let field = arg.common.from_context.as_ref()?;
-            let rest = field.trim_start().strip_prefix('$')?;
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            let (context, selection) = rest.split_at(end);
+            let (context, selection) = split_context(arg.common.from_context.as_ref()?)?;
             Some(format!(
                 "{{context: {}, name: {}, type: {}, selection: {}}}",
                 super::print::quote(&format!("{subgraph}__{context}")),

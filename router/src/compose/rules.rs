@@ -165,13 +165,9 @@ fn context_fields(subgraph: &Subgraph) -> Vec<(String, String)> {
         .flat_map(|t| t.fields.values())
         .flat_map(|f| f.args.values());
     for field in args.filter_map(|a| a.common.from_context.as_deref()) {
-        let Some(rest) = field.trim_start().strip_prefix('$') else {
+        let Some((context, selection)) = super::features::split_context(field) else {
             continue;
         };
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        let (context, selection) = rest.split_at(end);
         let qualified = format!("{}__{context}", subgraph.name);
         let setters: Vec<&String> = subgraph
             .types

@@ -353,7 +353,10 @@ fn federation_names(document: &ast::Document) -> (Names, bool, IndexMap<String, 
             );
         }
     }
-    for directive in FEDERATION_DIRECTIVES {
+    let all = FEDERATION_DIRECTIVES
+        .iter()
+        .chain(&super::features::DIRECTIVES);
+    for directive in all {
         names
             .local
             .insert(format!("{prefix}{directive}"), (*directive).to_owned());
@@ -385,14 +388,6 @@ const FEDERATION_DIRECTIVES: &[&str] = &[
     "tag",
     "interfaceObject",
     "composeDirective",
-    "authenticated",
-    "requiresScopes",
-    "policy",
-    "cost",
-    "listSize",
-    "cacheTag",
-    "context",
-    "fromContext",
 ];
 
 fn read_type(definition: &Definition, names: &Names, fed2: bool) -> Option<TypeDef> {
