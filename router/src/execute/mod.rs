@@ -45,11 +45,21 @@ pub struct ExecutionOutput {
 }
 
 impl ExecutionOutput {
-    /// Data already fetched (a subscription event from its primary fetch) and its errors.
-    pub fn from_value(data: &Value, errors: Vec<Value>) -> ExecutionOutput {
+    /// Data already fetched (a subscription event from its primary fetch) and its errors;
+    /// `renames` undo the aliases of the fetch that produced it (`plan::shapes`).
+    pub fn from_value(
+        data: &Value,
+        errors: Vec<Value>,
+        renames: &[crate::plan::shapes::Rename],
+    ) -> ExecutionOutput {
         let mut merged = Merged::default();
+        let mut doc = Doc::from_value(data);
+        for rename in renames {
+            let path: Vec<&str> = rename.path.iter().map(|k| k.as_str()).collect();
+            doc.rename(0, &path, &rename.alias, &rename.name);
+        }
         let response = SubgraphResponse {
-            doc: Doc::from_value(data),
+            doc,
             data: Some(0),
             errors: Vec::new(),
         };

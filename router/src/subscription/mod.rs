@@ -375,7 +375,7 @@ impl UpstreamTask {
             default_timeout: self.state.settings.subgraph_timeout,
             timeouts: &self.state.settings.subgraph_timeouts,
         };
-        let start = ExecutionOutput::from_value(&data, errors);
+        let start = ExecutionOutput::from_value(&data, errors, &self.primary.renames);
         let output = execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await;
         let mut errors = output.errors;
         let data = write_data(
