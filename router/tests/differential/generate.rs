@@ -1,4 +1,5 @@
-//! Random operations over an API schema, for the differential suite: root fields with
+//! Random operations over an API schema, for the differential suite: queries and mutations,
+//! root fields with
 //! aliases, arguments, nested selections, inline and named fragments on abstract types,
 //! `__typename`, and `@skip`/`@include` bound to variables. Each one is validated against the
 //! schema; the few the generator gets wrong (field merging conflicts) are dropped.
@@ -70,7 +71,15 @@ pub fn operations(schema: &Valid<Schema>, seed: u64, count: usize) -> Vec<Genera
 
 impl Builder<'_> {
     fn operation(&mut self) -> Option<Generated> {
-        let root = self.schema.schema_definition.query.as_ref()?.name.clone();
+        // Now and then a mutation (root fields run in order; the fixtures' data is
+        // stateless, so both routers see the same answers).
+        let (keyword, root) = match &self.schema.schema_definition.mutation {
+            Some(mutation) if self.rng.chance(15) => ("mutation", mutation.name.clone()),
+            _ => (
+                "query",
+                self.schema.schema_definition.query.as_ref()?.name.clone(),
+            ),
+        };
         let selection = self.selection(root.as_str(), 0)?;
         let mut variables = Map::new();
         let declared: Vec<String> = self
@@ -86,7 +95,7 @@ impl Builder<'_> {
         } else {
             format!("({})", declared.join(", "))
         };
-        let mut query = format!("query Generated{declared} {selection}");
+        let mut query = format!("{keyword} Generated{declared} {selection}");
         for fragment in &self.fragments {
             query.push('\n');
             query.push_str(fragment);
