@@ -210,12 +210,9 @@ fn merge_field(
                     .is_some_and(|t| t.members.iter().any(|m| m == sub))
         })
     };
-    let merged = if is_input {
-        merge_types(&types, false)
-    } else {
-        merge_output_types(&types, &subtype)
-    };
-    match merged {
+    let no_subtypes = |_: &str, _: &str| false;
+    let subtyping: &dyn Fn(&str, &str) -> bool = if is_input { &no_subtypes } else { &subtype };
+    match merge_types(&types, !is_input, subtyping) {
         Some(ty) => field.ty = ty,
         None => {
             let detail: Vec<String> = field
@@ -251,27 +248,17 @@ fn merge_field(
 }
 
 /// The merged type of one field: for outputs the least restrictive (nullable where any
-/// subgraph is), for inputs the most restrictive; `None` when the shapes differ.
-pub fn merge_types(types: &[&ast::Type], output: bool) -> Option<ast::Type> {
-    let first = *types.first()?;
-    let same = |_: &str, _: &str| false;
-    types
-        .iter()
-        .skip(1)
-        .try_fold(first.clone(), |acc, ty| merge_two(&acc, ty, output, &same))
-}
-
-/// Output types may also differ by subtyping: a subgraph can return a narrower type (`Cat`
-/// where another returns `Pet`); the supergraph has the wider one. `subtype(sup, sub)`.
-fn merge_output_types(
+/// subgraph is, the wider type where one subgraph returns a narrower one: `Pet` for `Cat`,
+/// by `subtype(sup, sub)`), for inputs the most restrictive; `None` when the shapes differ.
+pub fn merge_types(
     types: &[&ast::Type],
+    output: bool,
     subtype: &dyn Fn(&str, &str) -> bool,
 ) -> Option<ast::Type> {
     let first = *types.first()?;
-    types
-        .iter()
-        .skip(1)
-        .try_fold(first.clone(), |acc, ty| merge_two(&acc, ty, true, subtype))
+    types.iter().skip(1).try_fold(first.clone(), |acc, ty| {
+        merge_two(&acc, ty, output, subtype)
+    })
 }
 
 fn merge_two(
@@ -286,8 +273,7 @@ fn merge_two(
         (T::Named(x) | T::NonNullNamed(x), T::Named(y) | T::NonNullNamed(y))
             if x == y || subtype(x, y) || subtype(y, x) =>
         {
-            let wider = if x == y || subtype(x, y) { x } else { y };
-            let x = wider;
+            let x = if x == y || subtype(x, y) { x } else { y };
             let nn = non_null(
                 matches!(a, T::NonNullNamed(_)),
                 matches!(b, T::NonNullNamed(_)),
@@ -360,7 +346,7 @@ fn merge_args(
             continue;
         }
         let types: Vec<&ast::Type> = defs.iter().map(|(a, _)| &a.ty).collect();
-        let Some(ty) = merge_types(&types, false) else {
+        let Some(ty) = merge_types(&types, false, &|_, _| false) else {
             errors.push(CompositionError::new(
                 ErrorCode::FieldArgumentTypeMismatch,
                 format!("argument \"{coordinate}\" has incompatible types across subgraphs"),

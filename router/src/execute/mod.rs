@@ -54,10 +54,7 @@ impl ExecutionOutput {
     ) -> ExecutionOutput {
         let mut merged = Merged::default();
         let mut doc = Doc::from_value(data);
-        for rename in renames {
-            let path: Vec<&str> = rename.path.iter().map(|k| k.as_str()).collect();
-            doc.rename(0, &path, &rename.alias, &rename.name);
-        }
+        apply_renames(&mut doc, &[0], renames);
         let response = SubgraphResponse {
             doc,
             data: Some(0),
@@ -300,15 +297,17 @@ fn renamed(mut response: Arc<SubgraphResponse>, fetch: &FetchNode) -> Arc<Subgra
         Some(_) => writable.doc.members(data).map(|(_, value)| value).collect(),
         None => vec![data],
     };
-    for rename in &fetch.renames {
+    apply_renames(&mut writable.doc, &roots, &fetch.renames);
+    response
+}
+
+fn apply_renames(doc: &mut Doc, roots: &[doc::NodeId], renames: &[crate::plan::shapes::Rename]) {
+    for rename in renames {
         let path: Vec<&str> = rename.path.iter().map(|k| k.as_str()).collect();
-        for &root in &roots {
-            writable
-                .doc
-                .rename(root, &path, &rename.alias, &rename.name);
+        for &root in roots {
+            doc.rename(root, &path, &rename.alias, &rename.name);
         }
     }
-    response
 }
 
 /// The client variables `fetch`'s operation uses, with their values.

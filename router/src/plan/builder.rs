@@ -423,11 +423,7 @@ impl<'a> Planner<'a> {
                 if !self.context_arguments(parent, field, target).is_empty() {
                     return self.plan_with_context(ctx, parent, field, target, requires, out);
                 }
-                let keyless = !self
-                    .sg
-                    .type_in_graph(parent, target)
-                    .is_some_and(|t| t.keys.iter().any(|k| k.resolvable));
-                if keyless && requires.is_none() {
+                if !self.enterable(parent, target) && requires.is_none() {
                     let what = vec![Selection::Field(field.clone())];
                     if self.jump_via_ancestor(ctx, what, &field.name, target)? {
                         return Ok(());
@@ -638,14 +634,7 @@ impl<'a> Planner<'a> {
         });
         let group = &mut self.groups[index];
         group.context.extend(context);
-        // Equal lists (the same selections at many paths) are kept once.
-        if !group
-            .client
-            .iter()
-            .any(|c| Rc::ptr_eq(c, &ctx.client) || **c == *ctx.client)
-        {
-            group.client.push(ctx.client.clone());
-        }
+        group.add_client(ctx.client.clone());
         push_merged(
             group.representation.get_or_insert_with(Vec::new),
             representation,

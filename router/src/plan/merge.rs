@@ -2,7 +2,7 @@
 
 use super::aliases::agrees;
 use super::tree::Group;
-use crate::operation::{merge_all, Selection};
+use crate::operation::{merge_all, FieldSelection, Selection};
 use crate::supergraph::Supergraph;
 use apollo_compiler::Name;
 
@@ -120,9 +120,7 @@ pub(super) fn merge_sibling_fetches(
             }
         }
         for client in std::mem::take(&mut groups[j].client) {
-            if !groups[i].client.iter().any(|c| **c == *client) {
-                groups[i].client.push(client);
-            }
+            groups[i].add_client(client);
         }
         redirect(groups, j, i);
         removed[j] = true;
@@ -172,21 +170,7 @@ fn redirect(groups: &mut [Group], from: usize, to: usize) {
 /// required with other arguments (`price(currency: "USD")` and `"EUR"`) needs a fetch of
 /// its own.
 pub(super) fn representations_compatible(a: &[Selection], b: &[Selection]) -> bool {
-    b.iter().all(|sb| match sb {
-        Selection::Field(fb) => a.iter().all(|sa| match sa {
-            Selection::Field(fa) if fa.name == fb.name => {
-                fa.arguments == fb.arguments
-                    && representations_compatible(&fa.selections, &fb.selections)
-            }
-            _ => true,
-        }),
-        Selection::Fragment(fb) => a.iter().all(|sa| match sa {
-            Selection::Fragment(fa) if fa.type_condition == fb.type_condition => {
-                representations_compatible(&fa.selections, &fb.selections)
-            }
-            _ => true,
-        }),
-    })
+    one_field_per(a, b, |f| &f.name)
 }
 
 /// Entities at `a`'s paths may also be at `b`'s (one object, deduplicated): each group's
@@ -222,18 +206,24 @@ fn mergeable_representations(a: &Group, b: &Group) -> bool {
 
 /// Whether merging `b` into `a` keeps every response key bound to one field.
 fn compatible(a: &[Selection], b: &[Selection]) -> bool {
+    one_field_per(a, b, FieldSelection::response_key)
+}
+
+/// Whether the fields of `a` and `b` that share a `key` (at every depth, per type
+/// condition) are the same field with the same arguments.
+fn one_field_per(a: &[Selection], b: &[Selection], key: fn(&FieldSelection) -> &Name) -> bool {
     b.iter().all(|sb| match sb {
         Selection::Field(fb) => a.iter().all(|sa| match sa {
-            Selection::Field(fa) if fa.response_key() == fb.response_key() => {
+            Selection::Field(fa) if key(fa) == key(fb) => {
                 fa.name == fb.name
                     && fa.arguments == fb.arguments
-                    && compatible(&fa.selections, &fb.selections)
+                    && one_field_per(&fa.selections, &fb.selections, key)
             }
             _ => true,
         }),
         Selection::Fragment(fb) => a.iter().all(|sa| match sa {
             Selection::Fragment(fa) if fa.type_condition == fb.type_condition => {
-                compatible(&fa.selections, &fb.selections)
+                one_field_per(&fa.selections, &fb.selections, key)
             }
             _ => true,
         }),

@@ -125,14 +125,10 @@ impl Pass<'_> {
     }
 
     fn subgraph_type(&self, parent: &Name, field: &FieldSelection) -> Type {
-        let declared = self
-            .sg
-            .types
-            .get(parent)
-            .and_then(|t| t.fields.get(&field.name))
-            .and_then(|f| f.sources.iter().find(|s| s.graph == self.graph))
-            .and_then(|s| s.ty.clone());
-        declared.unwrap_or_else(|| field.ty.clone())
+        self.sg
+            .subgraph_field_type(parent, &field.name, self.graph)
+            .unwrap_or(&field.ty)
+            .clone()
     }
 
     /// SameResponseShape for two field types: the same wrappers, and the same leaf type

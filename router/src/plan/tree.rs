@@ -33,6 +33,14 @@ pub(super) struct Group {
 }
 
 impl Group {
+    /// Notes the client's fields at one more path; equal lists (the same selections at many
+    /// paths) are kept once.
+    pub fn add_client(&mut self, client: std::rc::Rc<[super::aliases::ClientField]>) {
+        if !self.client.iter().any(|c| **c == *client) {
+            self.client.push(client);
+        }
+    }
+
     pub fn new(
         graph: GraphId,
         path: Vec<PathSegment>,

@@ -390,7 +390,6 @@ impl Supergraph {
         })
     }
 
-    /// Whether `name` is an interface or union of the API schema.
     /// The type of `parent.field` in `graph`, when it differs from the supergraph's.
     pub fn subgraph_field_type(
         &self,
@@ -408,6 +407,7 @@ impl Supergraph {
         self.types.contains_key(name)
     }
 
+    /// Whether `name` is an interface or union of the API schema.
     pub fn is_abstract(&self, name: &str) -> bool {
         self.api_schema.get_interface(name).is_some() || self.api_schema.get_union(name).is_some()
     }

@@ -76,7 +76,8 @@ impl<'a> Planner<'a> {
         matches!(source, Some(None)) || source.flatten().is_some_and(|s| !s.external)
     }
 
-    fn enterable(&self, ty: &Name, target: GraphId) -> bool {
+    /// Whether `target` can be entered at `ty` through a resolvable key.
+    pub(super) fn enterable(&self, ty: &Name, target: GraphId) -> bool {
         self.sg
             .type_in_graph(ty, target)
             .is_some_and(|t| t.keys.iter().any(|k| k.resolvable))
