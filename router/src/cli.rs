@@ -23,8 +23,8 @@ pub struct CheckArgs {
     /// The supergraph clients use today.
     #[arg(long, required_unless_present = "config")]
     pub supergraph: Option<PathBuf>,
-    /// Or: a `router serve --config` file; the current schema is composed from its live
-    /// subgraphs, as the running router serves it.
+    /// Or: a `router serve --config` file listing `[[subgraphs]]`; the current schema is
+    /// composed from those live subgraphs, as the running router serves it.
     #[arg(long, conflicts_with = "supergraph")]
     pub config: Option<PathBuf>,
     /// Proposed subgraph schemas: `name=schema.graphql` or `name=http://host/graphql`.
@@ -143,7 +143,9 @@ async fn current_supergraph(args: &CheckArgs) -> Result<String, String> {
             std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
         }
         (None, Some(path)) => {
-            let config = crate::composed::ServeConfig::load(path)?;
+            let env = std::env::vars().collect();
+            let config = crate::config::load(Some(path), &env, Default::default())
+                .map_err(|e| e.to_string())?;
             let inputs = crate::composed::fetch_all(&config.subgraphs).await?;
             compose_text(&inputs)
                 .map_err(|errors| format!("the current subgraphs do not compose:\n{errors}"))

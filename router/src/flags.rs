@@ -1,7 +1,6 @@
-//! Values of `router serve` flags and `--config` keys that need parsing: durations
+//! Values of `router serve` flags and config keys that need parsing: durations
 //! (`500ms`, `2s`, `1m`) and per-subgraph timeouts (`inventory=500ms`).
 
-use crate::ExecutionSettings;
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -61,37 +60,94 @@ pub fn parse_subgraph_timeout(text: &str) -> Result<SubgraphTimeout, String> {
     }
 }
 
-/// Applies `--subgraph-timeout` values over `settings`, later values winning.
-pub fn apply_timeouts(settings: &mut ExecutionSettings, timeouts: &[SubgraphTimeout]) {
+/// `--subgraph-timeout` values as config keys (for [`crate::config::load`]'s flag layer),
+/// later values winning.
+pub fn timeout_flags(
+    flags: &mut serde_json::Map<String, serde_json::Value>,
+    timeouts: &[SubgraphTimeout],
+) {
     for timeout in timeouts {
-        match timeout {
-            SubgraphTimeout::Default(duration) => settings.subgraph_timeout = *duration,
+        let (key, duration) = match timeout {
+            SubgraphTimeout::Default(duration) => ("traffic.subgraph_timeout".to_owned(), duration),
             SubgraphTimeout::Subgraph(name, duration) => {
-                settings.subgraph_timeouts.insert(name.clone(), *duration);
+                (format!("traffic.subgraph_timeouts.{name}"), duration)
             }
-        }
+        };
+        flags.insert(key, format_duration(*duration).into());
     }
 }
 
-/// Serde: an optional duration string.
-pub fn de_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
-    Option::<String>::deserialize(de)?
-        .map(|text| parse_duration(&text))
-        .transpose()
-        .map_err(serde::de::Error::custom)
+/// A duration as the config writes it: the largest of `m`, `s`, `ms` that is exact.
+pub fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms > 0 && ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms > 0 && ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
-/// Serde: a table of subgraph name → duration string.
-pub fn de_durations<'de, D: Deserializer<'de>>(
-    de: D,
-) -> Result<HashMap<String, Duration>, D::Error> {
-    HashMap::<String, String>::deserialize(de)?
-        .into_iter()
-        .map(|(name, text)| {
-            let duration =
-                parse_duration(&text).map_err(|e| format!("subgraph_timeouts.{name}: {e}"))?;
-            Ok((name, duration))
-        })
-        .collect::<Result<_, String>>()
-        .map_err(serde::de::Error::custom)
+/// Serde for a duration key (`"500ms"`, `"2s"`, `"1m"`; longer than zero).
+pub mod duration {
+    use super::*;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+        parse_duration(&String::deserialize(de)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for a duration key where `"0s"` means "off".
+pub mod duration_or_zero {
+    use super::*;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(de)?;
+        if text.trim().trim_end_matches(['m', 's']) == "0" {
+            return Ok(Duration::ZERO);
+        }
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for a table of subgraph name → duration.
+pub mod duration_map {
+    use super::*;
+    use serde::ser::SerializeMap;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &HashMap<String, Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(value.len()))?;
+        for (name, duration) in value {
+            map.serialize_entry(name, &format_duration(*duration))?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        de: D,
+    ) -> Result<HashMap<String, Duration>, D::Error> {
+        HashMap::<String, String>::deserialize(de)?
+            .into_iter()
+            .map(|(name, text)| {
+                let duration = parse_duration(&text).map_err(|e| format!("{name}: {e}"))?;
+                Ok((name, duration))
+            })
+            .collect::<Result<_, String>>()
+            .map_err(serde::de::Error::custom)
+    }
 }

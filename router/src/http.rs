@@ -2,21 +2,24 @@
 //! streamed results (SSE and multipart, see [`stream`]), WebSocket upgrades (see [`ws`]),
 //! `GET /health`.
 
+mod batch;
+pub mod edge;
 mod stream;
 mod ws;
 
+use crate::edge::gate::Caller;
 use crate::service::{
-    executed_body, executed_text, run_request, GraphQLRequest, Outcome, Refusal, RouterState,
-    Transport,
+    executed_body, executed_text, run_request, GraphQLRequest, Outcome, Refusal, RequestContext,
+    RouterState, Transport,
 };
 use arc_swap::ArcSwap;
 use auth::{AuthError, TokenVerifier};
-use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+pub use edge::Edge;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,10 +30,10 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
 /// State shared by the HTTP handlers: the current router state (swapped on reload) and
-/// the names of request headers forwarded to subgraphs besides `Authorization`.
+/// the edge settings, which outlive reloads.
 pub struct AppState {
     pub current: ArcSwap<RouterState>,
-    pub forward_headers: Vec<String>,
+    pub edge: Edge,
     /// Verifies `Authorization` (HTTP header or WebSocket `connection_init`) before any
     /// work; without one, tokens are only checked by the subgraphs.
     pub verifier: Option<Arc<TokenVerifier>>,
@@ -39,10 +42,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// An embedded router's state: the default edge without rate limiting, forwarding
+    /// `forward_headers` besides `Authorization`.
     pub fn new(state: RouterState, forward_headers: Vec<String>) -> AppState {
+        AppState::with_edge(state, Edge::embedded(forward_headers))
+    }
+
+    pub fn with_edge(state: RouterState, edge: Edge) -> AppState {
         AppState {
             current: ArcSwap::from_pointee(state),
-            forward_headers,
+            edge,
             verifier: None,
             shutdown: CancellationToken::new(),
         }
@@ -58,12 +67,17 @@ impl AppState {
         self
     }
 
-    /// Checks an `Authorization` value when a verifier is configured; no value is an
-    /// anonymous caller, left to the subgraphs' rules.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<(), AuthError> {
+    /// Checks an `Authorization` value when a verifier is configured and returns the
+    /// verified user; no value is an anonymous caller, left to the subgraphs' rules.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Option<String>, AuthError> {
         match (&self.verifier, authorization) {
-            (Some(verifier), Some(value)) => verifier.verify_header(value).await.map(|_| ()),
-            _ => Ok(()),
+            (Some(verifier), Some(value)) => {
+                verifier.verify_header(value).await.map(|c| Some(c.sub))
+            }
+            _ => Ok(None),
         }
     }
 }
@@ -73,6 +87,10 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/health", get(health))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::middleware,
+        ))
         .with_state(state)
 }
 
@@ -151,15 +169,17 @@ fn negotiate(headers: &HeaderMap) -> Option<Accepted> {
     (json.is_some() || stream.is_some()).then_some(Accepted { json, stream })
 }
 
-async fn post_graphql(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let ip = state.edge.client_ip(&request);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let Some(accepted) = negotiate(&headers) else {
         return not_acceptable();
     };
     let media = accepted.json.unwrap_or(MediaType::Json);
+    if !state.edge.csrf.allows(&headers) {
+        return csrf_refusal(&state, media);
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -175,6 +195,18 @@ async fn post_graphql(
             "Content-Type must be application/json",
         );
     }
+    let limit = state.edge.max_body_bytes;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => {
+            let message = format!("the request body is larger than {limit} bytes");
+            let body = json!({ "errors": [{ "message": message, "extensions": { "code": "REQUEST_BODY_TOO_LARGE" } }] });
+            return graphql_response(StatusCode::PAYLOAD_TOO_LARGE, media, body);
+        }
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return batch::respond(state, &body, &headers, ip, media).await;
+    }
     let request: GraphQLRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -185,15 +217,16 @@ async fn post_graphql(
             )
         }
     };
-    respond(state, request, &headers, accepted, true).await
+    respond(state, request, &headers, ip, accepted, true).await
 }
 
 /// GET serves queries (never mutations), streams, and WebSocket upgrades.
 async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let ip = state.edge.client_ip(&request);
     let (mut parts, _) = request.into_parts();
     if parts.headers.contains_key(header::UPGRADE) {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(upgrade) => ws::upgrade(state, parts.headers, upgrade),
+            Ok(upgrade) => ws::upgrade(state, parts.headers, ip, upgrade),
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -202,6 +235,9 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
         return not_acceptable();
     };
     let media = accepted.json.unwrap_or(MediaType::Json);
+    if !state.edge.csrf.allows(&headers) {
+        return csrf_refusal(&state, media);
+    }
     let params = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
         Ok(Query(params)) => params,
         Err(e) => return bad_request(StatusCode::BAD_REQUEST, media, &e.body_text()),
@@ -228,35 +264,26 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
         operation_name: params.get("operationName").cloned(),
         variables,
     };
-    respond(state, request, &headers, accepted, false).await
+    respond(state, request, &headers, ip, accepted, false).await
 }
 
 async fn respond(
     state: Arc<AppState>,
     request: GraphQLRequest,
     headers: &HeaderMap,
+    ip: std::net::IpAddr,
     accepted: Accepted,
     allow_mutation: bool,
 ) -> Response {
     let media = accepted.json.unwrap_or(MediaType::Json);
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if let Err(error) = state.authenticate(authorization).await {
-        let body = json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": "UNAUTHENTICATED" } }] });
-        let mut response = graphql_response(StatusCode::UNAUTHORIZED, media, body);
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
-    }
-    let current = state.current.load_full();
-    let forwarded = forwarded_headers(headers, &state.forward_headers);
     let transport = Transport {
         allow_mutation,
         streaming: accepted.stream.is_some(),
     };
-    let outcome = run_request(&current, request, forwarded, transport).await;
+    let outcome = match run(&state, request, headers, ip, transport).await {
+        Ok(outcome) => outcome,
+        Err(unauthenticated) => return unauthenticated.into_response(media),
+    };
     match (outcome, accepted.json, accepted.stream) {
         (Outcome::Executed { data, errors }, Some(media), _) => {
             graphql_bytes(StatusCode::OK, media, executed_body(data, &errors))
@@ -297,30 +324,76 @@ async fn respond(
             media,
             json!({ "errors": refusal.errors() }),
         ),
+        (
+            Outcome::Refused(Refusal::Edge {
+                status,
+                errors,
+                retry_after,
+            }),
+            ..,
+        ) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = graphql_response(status, media, json!({ "errors": errors }));
+            if let Some(after) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));
+            }
+            response
+        }
         // Unreachable by construction (no JSON and no stream is rejected by `negotiate`,
         // subscriptions only start when a stream is accepted); answered, never a panic.
         (Outcome::Executed { .. } | Outcome::Subscribed(_), ..) => not_acceptable(),
     }
 }
 
-/// `Authorization` plus the configured headers, lower-cased and sorted so identical
-/// requests coalesce regardless of header order.
-fn forwarded_headers(headers: &HeaderMap, configured: &[String]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(name, _)| is_forwarded(name.as_str(), configured))
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    out.sort();
-    out
+/// An `Authorization` that failed verification: HTTP 401 before any work.
+pub(super) struct Unauthenticated(pub(super) AuthError);
+
+impl Unauthenticated {
+    fn into_response(self, media: MediaType) -> Response {
+        let body = json!({ "errors": [{ "message": self.0.to_string(), "extensions": { "code": "UNAUTHENTICATED" } }] });
+        let mut response = graphql_response(StatusCode::UNAUTHORIZED, media, body);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    }
 }
 
-/// Whether a header (any case) is forwarded to subgraphs.
-fn is_forwarded(name: &str, configured: &[String]) -> bool {
-    name.eq_ignore_ascii_case("authorization")
-        || configured.iter().any(|c| c.eq_ignore_ascii_case(name))
+/// Authenticates, applies the header rules and runs one operation.
+pub(super) async fn run(
+    state: &AppState,
+    request: GraphQLRequest,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+    transport: Transport,
+) -> Result<Outcome, Unauthenticated> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = state
+        .authenticate(authorization)
+        .await
+        .map_err(Unauthenticated)?;
+    let current = state.current.load_full();
+    let context = RequestContext {
+        headers: state.edge.headers.forwarded(headers),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        caller: Caller { user, ip },
+        transport,
+        gate: state.edge.gate.as_ref(),
+    };
+    Ok(run_request(&current, request, context).await)
+}
+
+fn csrf_refusal(state: &AppState, media: MediaType) -> Response {
+    let body = json!({ "errors": [{ "message": state.edge.csrf.message(), "extensions": { "code": "CSRF_ERROR" } }] });
+    graphql_response(StatusCode::BAD_REQUEST, media, body)
 }
 
 fn graphql_response(status: StatusCode, media: MediaType, body: Value) -> Response {

@@ -1,12 +1,15 @@
 //! Apollo Federation v2 router: supergraph → plan → execute → respond.
 //!
-//! Embedding: build a [`Config`], bind a listener, and call [`serve`] with a cancellation
-//! token; or build an [`AppState`] with [`load_state`] and mount [`app`] yourself.
+//! Embedding: build a [`Config`] (or [`config::load`] one from a file, the environment and
+//! flags), bind a listener, and call [`serve`] with a cancellation token; or build an
+//! [`AppState`] with [`load_state`] and mount [`app`] yourself.
 
 pub mod check;
 pub mod cli;
 pub mod compose;
 pub mod composed;
+pub mod config;
+pub mod edge;
 pub mod execute;
 pub mod flags;
 pub mod http;
@@ -18,6 +21,7 @@ pub mod service;
 pub mod subscription;
 pub mod supergraph;
 
+pub use config::Config;
 pub use http::{app, AppState};
 pub use service::{ExecutionSettings, RouterState};
 
@@ -25,28 +29,12 @@ use execute::fetch::SubgraphClient;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Router configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The supergraph SDL file; watched and reloaded when it changes.
-    pub supergraph: PathBuf,
-    /// Where `router serve` listens when it binds the socket itself.
-    pub listen: SocketAddr,
-    /// Request headers forwarded to subgraphs in addition to `Authorization`.
-    pub forward_headers: Vec<String>,
-    pub execution: ExecutionSettings,
-    /// How often the supergraph file's modification time is checked.
-    pub reload_interval: Duration,
-    /// Verification of `Authorization` at the edge; `None` leaves tokens to the subgraphs.
-    pub jwt: Option<JwtConfig>,
-}
-
 /// Where the router gets the keys that sign access tokens, and what they must claim.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     pub jwks_url: String,
@@ -64,20 +52,6 @@ impl JwtConfig {
     }
 }
 
-impl Config {
-    /// Defaults for everything but the supergraph path.
-    pub fn new(supergraph: impl Into<PathBuf>) -> Config {
-        Config {
-            supergraph: supergraph.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
-            forward_headers: Vec::new(),
-            execution: ExecutionSettings::default(),
-            reload_interval: Duration::from_secs(1),
-            jwt: None,
-        }
-    }
-}
-
 /// Errors starting the router.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -90,6 +64,12 @@ pub enum ServeError {
     Supergraph(#[from] supergraph::SupergraphError),
     #[error("server error: {0}")]
     Server(#[from] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Edge(String),
+    #[error("{0}")]
+    Compose(String),
 }
 
 impl ServeError {
@@ -99,6 +79,9 @@ impl ServeError {
             ServeError::Read { .. } => "SUPERGRAPH_UNREADABLE",
             ServeError::Supergraph(e) => e.code(),
             ServeError::Server(_) => "SERVER_ERROR",
+            ServeError::Config(_) => "CONFIG_INVALID",
+            ServeError::Edge(_) => "CONFIG_INVALID",
+            ServeError::Compose(_) => "COMPOSITION_FAILED",
         }
     }
 }
@@ -109,32 +92,53 @@ pub fn load_state(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<Arc<AppState>, ServeError> {
-    let sdl = read(&config.supergraph)?;
-    let state = RouterState::new(
-        &sdl,
-        Arc::new(SubgraphClient::new()),
-        config.execution.clone(),
-    )?;
+    let config::Source::File(path) = config.source()? else {
+        return Err(ServeError::Compose(
+            "load_state reads a supergraph file; `subgraphs` are composed by `serve`".into(),
+        ));
+    };
+    let sdl = read(path)?;
+    let state = RouterState::new(&sdl, Arc::new(SubgraphClient::new()), config.execution())?;
+    app_state(config, state, shutdown)
+}
+
+/// The shared HTTP state around a first router state.
+pub fn app_state(
+    config: &Config,
+    state: RouterState,
+    shutdown: CancellationToken,
+) -> Result<Arc<AppState>, ServeError> {
+    let edge = http::Edge::new(config).map_err(ServeError::Edge)?;
     Ok(Arc::new(
-        AppState::new(state, config.forward_headers.clone())
+        AppState::with_edge(state, edge)
             .with_verifier(config.jwt.as_ref().map(JwtConfig::verifier))
             .with_shutdown(shutdown),
     ))
 }
 
-/// Serves the router on `listener` until `shutdown` is cancelled, reloading the supergraph
-/// when its file changes. In-flight requests keep the state they started with.
+/// Serves the router on `listener` until `shutdown` is cancelled: from the supergraph file
+/// (reloaded when it changes) or composed from `subgraphs` (recomposed when their SDL
+/// changes, with `poll_interval`). In-flight requests keep the state they started with.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let state = load_state(&config, shutdown.clone())?;
-    tokio::spawn(watch_supergraph(
-        config.clone(),
-        state.clone(),
-        shutdown.clone(),
-    ));
+    let state = match config.source()? {
+        config::Source::File(_) => {
+            let state = load_state(&config, shutdown.clone())?;
+            tokio::spawn(watch_supergraph(
+                config.clone(),
+                state.clone(),
+                shutdown.clone(),
+            ));
+            state
+        }
+        config::Source::Compose(_) => composed::start(&config, shutdown.clone()).await?,
+    };
+    if let Some(gate) = &state.edge.gate {
+        tracing::info!(backend = gate.limiter().backend_name(), "rate limiting on");
+    }
     // Responses and WebSocket frames are written whole: Nagle's algorithm would only hold
     // the last segment of one back waiting for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
@@ -142,7 +146,8 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
         }
     });
-    axum::serve(listener, app(state))
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())
@@ -163,25 +168,28 @@ fn modified(path: &Path) -> Option<(SystemTime, u64)> {
 /// Polls the supergraph file; a new valid supergraph replaces the state atomically, an
 /// invalid one is logged and the previous state stays.
 async fn watch_supergraph(config: Config, state: Arc<AppState>, shutdown: CancellationToken) {
-    let mut last = modified(&config.supergraph);
+    let Some(path) = config.supergraph.clone() else {
+        return;
+    };
+    let mut last = modified(&path);
     let mut tick = tokio::time::interval(config.reload_interval);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let now = modified(&config.supergraph);
+        let now = modified(&path);
         if now == last {
             continue;
         }
         last = now;
         let client = state.current.load().client.clone();
-        let next = read(&config.supergraph)
-            .and_then(|sdl| Ok(RouterState::new(&sdl, client, config.execution.clone())?));
+        let next =
+            read(&path).and_then(|sdl| Ok(RouterState::new(&sdl, client, config.execution())?));
         match next {
             Ok(next) => {
                 state.current.store(Arc::new(next));
-                tracing::info!(path = %config.supergraph.display(), "supergraph reloaded");
+                tracing::info!(path = %path.display(), "supergraph reloaded");
             }
             Err(error) => {
                 tracing::error!(%error, code = error.code(), "supergraph reload failed; keeping the previous one")

@@ -24,57 +24,10 @@ enum Command {
     Compose(router::cli::ComposeArgs),
     /// Report what proposed subgraph schemas break for clients (exit status 1 when breaking).
     Check(router::cli::CheckArgs),
-    /// Serve GraphQL over HTTP for a supergraph, reloading it when the file changes; or, with
-    /// `--config`, compose the supergraph from the subgraphs listed there.
-    Serve {
-        #[arg(long, env = "ROUTER_SUPERGRAPH", required_unless_present = "config")]
-        supergraph: Option<PathBuf>,
-        /// TOML file listing subgraphs (name, url); the router composes at start and, with
-        /// `poll_interval_secs`, recomposes when a subgraph's SDL changes.
-        #[arg(long, env = "ROUTER_CONFIG", conflicts_with = "supergraph")]
-        config: Option<PathBuf>,
-        /// Listen address (default 127.0.0.1:4000; with `--config`, overrides the file's).
-        #[arg(long, env = "ROUTER_LISTEN")]
-        listen: Option<SocketAddr>,
-        /// Request headers forwarded to subgraphs besides Authorization (repeatable;
-        /// comma-separated in the environment variable).
-        #[arg(
-            long = "forward-header",
-            env = "ROUTER_FORWARD_HEADERS",
-            value_delimiter = ','
-        )]
-        forward_headers: Vec<String>,
-        /// Default subgraph timeout in milliseconds (30 000 unless set; a
-        /// `--subgraph-timeout <duration>` wins).
-        #[arg(long, env = "ROUTER_SUBGRAPH_TIMEOUT_MS")]
-        subgraph_timeout_ms: Option<u64>,
-        /// Subgraph timeout: `<duration>` for every subgraph or `<subgraph>=<duration>` for
-        /// one (`500ms`, `2s`, `1m`; repeatable; comma-separated in the environment variable).
-        #[arg(
-            long = "subgraph-timeout",
-            env = "ROUTER_SUBGRAPH_TIMEOUTS",
-            value_delimiter = ',',
-            value_parser = router::flags::parse_subgraph_timeout
-        )]
-        subgraph_timeouts: Vec<router::flags::SubgraphTimeout>,
-        /// Progressive @override label enabled for every request, e.g. a feature flag
-        /// (repeatable; comma-separated in the environment variable). `percent(N)` labels
-        /// are rolled per request either way.
-        #[arg(
-            long = "override-label",
-            env = "ROUTER_OVERRIDE_LABELS",
-            value_delimiter = ','
-        )]
-        override_labels: Vec<String>,
-        /// JWKS URL of the token issuer: `Authorization` (HTTP header or WebSocket
-        /// `connection_init`) is verified at the router; without it, only subgraphs check it.
-        #[arg(long, env = "ROUTER_JWKS_URL", requires_all = ["jwt_issuer", "jwt_audience"])]
-        jwks_url: Option<String>,
-        #[arg(long, env = "ROUTER_JWT_ISSUER")]
-        jwt_issuer: Option<String>,
-        #[arg(long, env = "ROUTER_JWT_AUDIENCE")]
-        jwt_audience: Option<String>,
-    },
+    /// Serve GraphQL over HTTP. The configuration is `--config`'s TOML file (every key is
+    /// documented in router.example.toml), then `ROUTER_*` environment variables (tables
+    /// joined by `__`: `ROUTER_LIMITS__MAX_DEPTH=20`), then these flags.
+    Serve(ServeFlags),
     /// Print the query plan of an operation.
     Plan {
         #[arg(long)]
@@ -93,23 +46,64 @@ enum Command {
     },
 }
 
-/// Flags over `base` (defaults, or the `--config` file's settings).
-fn execution_settings(
-    mut base: router::ExecutionSettings,
-    timeout_ms: Option<u64>,
-    timeouts: &[router::flags::SubgraphTimeout],
+#[derive(clap::Args)]
+struct ServeFlags {
+    /// TOML config file.
+    #[arg(long, env = "ROUTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// The supergraph file (reloaded when it changes); instead of `[[subgraphs]]`.
+    #[arg(long)]
+    supergraph: Option<PathBuf>,
+    /// Listen address (default 127.0.0.1:4000).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Request headers forwarded to every subgraph besides Authorization (repeatable).
+    #[arg(long = "forward-header")]
+    forward_headers: Vec<String>,
+    /// Subgraph timeout: `<duration>` for every subgraph or `<subgraph>=<duration>` for
+    /// one (`500ms`, `2s`, `1m`; repeatable).
+    #[arg(long = "subgraph-timeout", value_parser = router::flags::parse_subgraph_timeout)]
+    subgraph_timeouts: Vec<router::flags::SubgraphTimeout>,
+    /// Progressive @override label enabled for every request, e.g. a feature flag
+    /// (repeatable). `percent(N)` labels are rolled per request either way.
+    #[arg(long = "override-label")]
     override_labels: Vec<String>,
-) -> router::ExecutionSettings {
-    if let Some(ms) = timeout_ms {
-        base.subgraph_timeout = std::time::Duration::from_millis(ms);
-    }
-    router::flags::apply_timeouts(&mut base, timeouts);
-    for label in override_labels {
-        if !base.override_labels.contains(&label) {
-            base.override_labels.push(label);
+    /// JWKS URL of the token issuer: `Authorization` (HTTP header or WebSocket
+    /// `connection_init`) is verified at the router; without it, only subgraphs check it.
+    #[arg(long, requires_all = ["jwt_issuer", "jwt_audience"])]
+    jwks_url: Option<String>,
+    #[arg(long)]
+    jwt_issuer: Option<String>,
+    #[arg(long)]
+    jwt_audience: Option<String>,
+}
+
+impl ServeFlags {
+    /// The flags that were given, as config keys.
+    fn overrides(self) -> serde_json::Map<String, serde_json::Value> {
+        let mut flags = serde_json::Map::new();
+        if let Some(path) = self.supergraph {
+            flags.insert("supergraph".into(), path.display().to_string().into());
         }
+        if let Some(listen) = self.listen {
+            flags.insert("listen".into(), listen.to_string().into());
+        }
+        if !self.forward_headers.is_empty() {
+            flags.insert("headers.forward".into(), self.forward_headers.into());
+        }
+        router::flags::timeout_flags(&mut flags, &self.subgraph_timeouts);
+        if !self.override_labels.is_empty() {
+            flags.insert("override_labels".into(), self.override_labels.into());
+        }
+        if let (Some(url), Some(issuer), Some(audience)) =
+            (self.jwks_url, self.jwt_issuer, self.jwt_audience)
+        {
+            let jwt =
+                serde_json::json!({ "jwks_url": url, "issuer": issuer, "audience": audience });
+            flags.insert("jwt".into(), jwt);
+        }
+        flags
     }
-    base
 }
 
 /// A token cancelled on ctrl-c or SIGTERM (what `docker stop` and Kubernetes send), so
@@ -139,19 +133,6 @@ fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
-/// The three JWT flags (clap requires issuer and audience with the URL).
-fn jwt_config(
-    jwks_url: Option<String>,
-    issuer: Option<String>,
-    audience: Option<String>,
-) -> Option<router::JwtConfig> {
-    Some(router::JwtConfig {
-        jwks_url: jwks_url?,
-        issuer: issuer?,
-        audience: audience?,
-    })
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -164,80 +145,15 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(router::cli::compose_command(args).await.into())
         }
         Command::Check(args) => std::process::exit(router::cli::check_command(args).await.into()),
-        Command::Serve {
-            config: Some(file),
-            listen,
-            forward_headers,
-            subgraph_timeout_ms,
-            subgraph_timeouts,
-            override_labels,
-            jwks_url,
-            jwt_issuer,
-            jwt_audience,
-            ..
-        } => {
-            let mut config =
-                router::composed::ServeConfig::load(&file).map_err(anyhow::Error::msg)?;
-            // Flags add to or override the file.
-            if let Some(jwt) = jwt_config(jwks_url, jwt_issuer, jwt_audience) {
-                config.jwt = Some(jwt);
-            }
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
-            for header in forward_headers {
-                if !config.forward_headers.contains(&header) {
-                    config.forward_headers.push(header);
-                }
-            }
+        Command::Serve(flags) => {
+            let file = flags.config.clone();
+            let env = std::env::vars().collect();
+            let config = router::config::load(file.as_deref(), &env, flags.overrides())?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            tracing::info!(listen = %config.listen, "router listening (composing from subgraphs)");
-            let shutdown = shutdown_on_signals();
-            let execution = execution_settings(
-                config.execution(),
-                subgraph_timeout_ms,
-                &subgraph_timeouts,
-                override_labels,
-            );
-            let wait = std::time::Duration::from_secs(30);
-            router::composed::serve_composed(config, execution, listener, shutdown, wait)
-                .await
-                .map_err(anyhow::Error::msg)?;
-        }
-        Command::Serve {
-            supergraph,
-            listen,
-            forward_headers,
-            subgraph_timeout_ms,
-            subgraph_timeouts,
-            override_labels,
-            jwks_url,
-            jwt_issuer,
-            jwt_audience,
-            ..
-        } => {
-            let supergraph = supergraph.context("--supergraph or --config is required")?;
-            let mut config = router::Config::new(supergraph);
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
-            let listen = config.listen;
-            config.forward_headers = forward_headers;
-            config.jwt = jwt_config(jwks_url, jwt_issuer, jwt_audience);
-            config.execution = execution_settings(
-                config.execution,
-                subgraph_timeout_ms,
-                &subgraph_timeouts,
-                override_labels,
-            );
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("binding {listen}"))?;
-            tracing::info!(%listen, "router listening");
-            let shutdown = shutdown_on_signals();
-            router::serve(config, listener, shutdown).await?;
+            tracing::info!(listen = %config.listen, "router listening");
+            router::serve(config, listener, shutdown_on_signals()).await?;
         }
         Command::Plan {
             supergraph,

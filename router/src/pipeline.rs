@@ -2,11 +2,12 @@
 //! parse → validate → select operation → coerce variables → normalize → plan (cached)
 //! → execute → shape. Each stage is one function; [`prepare`] composes the pure ones.
 
+use crate::edge::limits::{measure, LimitError, LimitsConfig};
 use crate::operation::{condition_variables, normalize, NormalizeError, NormalizedOperation};
 use crate::plan::cache::{CacheKey, PlanCache};
 use crate::plan::{plan, PlanError, QueryPlan};
 use crate::supergraph::Supergraph;
-use apollo_compiler::ast::{self, OperationType};
+use apollo_compiler::ast::OperationType;
 use apollo_compiler::executable::Operation;
 use apollo_compiler::response::{GraphQLError, JsonMap};
 use apollo_compiler::validation::Valid;
@@ -29,6 +30,8 @@ pub enum RequestError {
     Normalize(#[from] NormalizeError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 impl RequestError {
@@ -41,6 +44,7 @@ impl RequestError {
             RequestError::Variables(_) => "BAD_USER_INPUT",
             RequestError::Normalize(e) => e.code(),
             RequestError::Plan(e) => e.code(),
+            RequestError::Limit(e) => e.code(),
         }
     }
 
@@ -102,6 +106,8 @@ pub struct PreparedOperation {
     /// The size of the last response written for this operation: the next one's buffer
     /// starts that large instead of growing (and copying) its way there.
     pub response_size: std::sync::atomic::AtomicUsize,
+    /// The demand-control estimate, once computed, when it does not depend on variables.
+    pub static_cost: std::sync::OnceLock<f64>,
 }
 
 /// Caches shared by all requests against one supergraph.
@@ -125,8 +131,30 @@ pub fn parse_and_validate(
     query: &str,
     operation_name: Option<&str>,
 ) -> Result<PreparedDocument, RequestError> {
-    let ast = ast::Document::parse(query, "operation.graphql")
-        .map_err(|e| RequestError::Parse(diagnostics(&e.errors)))?;
+    parse_limited(sg, query, operation_name, None)
+}
+
+/// [`parse_and_validate`] within operation limits: the size before parsing, the tokens while
+/// parsing, the shape of the selected operation after validation.
+pub fn parse_limited(
+    sg: &Supergraph,
+    query: &str,
+    operation_name: Option<&str>,
+    limits: Option<&LimitsConfig>,
+) -> Result<PreparedDocument, RequestError> {
+    let mut parser = apollo_compiler::parser::Parser::new();
+    if let Some(limits) = limits {
+        limits.check_size(query)?;
+        parser = parser.token_limit(limits.max_tokens);
+    }
+    let ast = match parser.parse_ast(query, "operation.graphql") {
+        Ok(ast) => ast,
+        Err(_) if limits.is_some_and(|l| parser.tokens_reached() >= l.max_tokens) => {
+            let max = limits.map_or(0, |l| l.max_tokens);
+            return Err(LimitError::Tokens { max }.into());
+        }
+        Err(e) => return Err(RequestError::Parse(diagnostics(&e.errors))),
+    };
     let document = ast
         .to_executable_validate(&sg.api_schema)
         .map_err(|e| RequestError::Validation(diagnostics(&e.errors)))?;
@@ -135,6 +163,9 @@ pub fn parse_and_validate(
         .get(operation_name)
         .map_err(|e| RequestError::UnknownOperation(e.message().to_string()))?
         .clone();
+    if let Some(limits) = limits {
+        limits.check(&measure(&document, &operation))?;
+    }
     let condition_variables = condition_variables(&document, &operation);
     let normalized = document.serialize().no_indent().to_string();
     Ok(PreparedDocument {
@@ -215,6 +246,7 @@ pub fn normalize_and_plan(
         plan,
         has_introspection,
         response_size: Default::default(),
+        static_cost: Default::default(),
     })
 }
 
@@ -226,10 +258,12 @@ pub fn prepare(
     operation_name: Option<&str>,
     variables: Map<String, Value>,
 ) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
-    prepare_with(sg, caches, query, operation_name, variables, &[])
+    prepare_with(sg, caches, query, operation_name, variables, &[], None)
 }
 
-/// [`prepare`] with the progressive `@override` labels configured as enabled.
+/// [`prepare`] with the progressive `@override` labels configured as enabled, and within
+/// `limits` (checked when a document is first seen; the document cache keeps only those
+/// that passed).
 pub fn prepare_with(
     sg: &Supergraph,
     caches: &Caches,
@@ -237,6 +271,7 @@ pub fn prepare_with(
     operation_name: Option<&str>,
     variables: Map<String, Value>,
     enabled_labels: &[String],
+    limits: Option<&LimitsConfig>,
 ) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
     let mut key = CacheKey {
         query: query.to_owned(),
@@ -246,7 +281,7 @@ pub fn prepare_with(
     let document = match caches.documents.get(&key) {
         Some(doc) => doc,
         None => {
-            let doc = Arc::new(parse_and_validate(sg, query, operation_name)?);
+            let doc = Arc::new(parse_limited(sg, query, operation_name, limits)?);
             caches.documents.insert(key.clone(), doc.clone());
             doc
         }

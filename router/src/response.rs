@@ -43,6 +43,7 @@ pub fn write_data(
     introspection: Option<Map<String, Value>>,
     errors: &mut Vec<Value>,
     capacity: usize,
+    cost: Option<Value>,
 ) -> Vec<u8> {
     let prior_errors = errors.len();
     let mut writer = Writer {
@@ -65,14 +66,7 @@ pub fn write_data(
         writer.out.truncate(DATA.len());
         writer.out.extend_from_slice(b"null");
     }
-    if !writer.completion.is_empty() {
-        // Apollo's routers report these here rather than in `errors`.
-        writer
-            .out
-            .extend_from_slice(b",\"extensions\":{\"valueCompletion\":");
-        let _ = serde_json::to_writer(&mut writer.out, &writer.completion);
-        writer.out.push(b'}');
-    }
+    writer.extensions(cost);
     writer.out
 }
 
@@ -80,6 +74,27 @@ pub fn write_data(
 type Group<'s> = SmallVec<[&'s FieldSelection; 1]>;
 
 impl<'s> Writer<'_, 's> {
+    /// `extensions`: values nulled for clients (`valueCompletion`, where Apollo's routers
+    /// report them rather than in `errors`) and the demand-control estimate when exposed.
+    fn extensions(&mut self, cost: Option<Value>) {
+        if self.completion.is_empty() && cost.is_none() {
+            return;
+        }
+        self.out.extend_from_slice(b",\"extensions\":{");
+        if !self.completion.is_empty() {
+            self.out.extend_from_slice(b"\"valueCompletion\":");
+            let _ = serde_json::to_writer(&mut self.out, &self.completion);
+        }
+        if let Some(cost) = cost {
+            if !self.completion.is_empty() {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(b"\"cost\":");
+            let _ = serde_json::to_writer(&mut self.out, &cost);
+        }
+        self.out.push(b'}');
+    }
+
     /// Writes the object made of `sources` for the selection sets `sets` (several when a
     /// field was selected more than once, e.g. in fragments: their selections merge).
     fn object(

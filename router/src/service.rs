@@ -1,5 +1,9 @@
 //! One GraphQL request through every pipeline stage, independent of HTTP.
 
+use crate::edge::cost::{CostError, CostModel, DemandControlConfig};
+use crate::edge::gate::{Caller, Gate, Refused};
+use crate::edge::headers::Forwarded;
+use crate::edge::limits::LimitsConfig;
 use crate::execute::fetch::SubgraphClient;
 use crate::execute::{execute, ExecutionContext};
 use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
@@ -13,16 +17,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Execution settings that do not depend on the supergraph.
+/// Execution settings that do not depend on the supergraph (see [`crate::Config`] for
+/// what each means).
 #[derive(Debug, Clone)]
 pub struct ExecutionSettings {
     pub subgraph_timeout: Duration,
     pub subgraph_timeouts: HashMap<String, Duration>,
+    /// The whole operation; past it the client gets `GATEWAY_TIMEOUT`.
+    pub request_timeout: Duration,
     pub plan_cache_size: usize,
     /// Progressive `@override` labels enabled for every request (feature flags); `percent(N)`
     /// labels not listed here are still rolled per request.
     pub override_labels: Vec<String>,
     pub subscriptions: SubscriptionSettings,
+    /// Whether `__schema`/`__type` are answered.
+    pub introspection: bool,
+    pub limits: LimitsConfig,
+    pub demand_control: DemandControlConfig,
+    /// Keep subgraph errors' `extensions` beyond `code` and `serviceName`.
+    pub subgraph_error_extensions: bool,
 }
 
 impl Default for ExecutionSettings {
@@ -30,9 +43,14 @@ impl Default for ExecutionSettings {
         ExecutionSettings {
             subgraph_timeout: Duration::from_secs(30),
             subgraph_timeouts: HashMap::new(),
+            request_timeout: Duration::from_secs(60),
             plan_cache_size: 512,
             override_labels: Vec::new(),
             subscriptions: SubscriptionSettings::default(),
+            introspection: true,
+            limits: LimitsConfig::default(),
+            demand_control: DemandControlConfig::default(),
+            subgraph_error_extensions: true,
         }
     }
 }
@@ -40,6 +58,8 @@ impl Default for ExecutionSettings {
 /// Immutable per-supergraph state; replaced as a whole on reload.
 pub struct RouterState {
     pub supergraph: Arc<Supergraph>,
+    /// `@cost`/`@listSize` of the supergraph, for demand control.
+    pub cost: CostModel,
     pub caches: Caches,
     pub client: Arc<SubgraphClient>,
     pub settings: ExecutionSettings,
@@ -55,8 +75,10 @@ impl RouterState {
         settings: ExecutionSettings,
     ) -> Result<RouterState, SupergraphError> {
         let supergraph = Arc::new(Supergraph::parse(sdl)?);
+        let cost = CostModel::from_sdl(&supergraph, sdl)?;
         Ok(RouterState {
             supergraph,
+            cost,
             caches: Caches::new(settings.plan_cache_size),
             client,
             settings,
@@ -104,16 +126,31 @@ pub enum Refusal {
     MutationOverGet,
     /// A subscription arrived over a transport that cannot stream.
     StreamingRequired,
+    /// Refused at the edge with its own HTTP status: limits and cost (400), rate limits
+    /// (429, with `retry_after`), an unavailable limiter (503), the request timeout (504).
+    Edge {
+        status: u16,
+        errors: Vec<Value>,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl Refusal {
+    fn edge(status: u16, message: &str, code: &str) -> Refusal {
+        Refusal::Edge {
+            status,
+            errors: vec![serde_json::json!({ "message": message, "extensions": { "code": code } })],
+            retry_after: None,
+        }
+    }
+
     /// The refusal as GraphQL errors with a stable `extensions.code`.
     pub fn errors(self) -> Vec<Value> {
         let error = |message: &str, code: &str| {
             vec![serde_json::json!({ "message": message, "extensions": { "code": code } })]
         };
         match self {
-            Refusal::Invalid(errors) => errors,
+            Refusal::Invalid(errors) | Refusal::Edge { errors, .. } => errors,
             Refusal::MutationOverGet => error(
                 "mutations are not allowed over GET; use POST",
                 "METHOD_NOT_ALLOWED",
@@ -121,6 +158,29 @@ impl Refusal {
             Refusal::StreamingRequired => error(
                 "subscriptions need a streaming transport: a WebSocket (graphql-transport-ws or graphql-ws), Accept: text/event-stream, or Accept: multipart/mixed;subscriptionSpec=\"1.0\"",
                 "STREAMING_TRANSPORT_REQUIRED",
+            ),
+        }
+    }
+}
+
+impl From<Refused> for Refusal {
+    fn from(refused: Refused) -> Refusal {
+        match refused {
+            Refused::Limited { retry_after } => {
+                let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                Refusal::Edge {
+                    status: 429,
+                    errors: vec![serde_json::json!({
+                        "message": format!("rate limit exceeded; retry in {seconds} s"),
+                        "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
+                    })],
+                    retry_after: Some(Duration::from_secs(seconds)),
+                }
+            }
+            Refused::Unavailable => Refusal::edge(
+                503,
+                "the rate limiter is unavailable; try again shortly",
+                "RATE_LIMIT_UNAVAILABLE",
             ),
         }
     }
@@ -154,15 +214,26 @@ pub fn executed_text(data: Vec<u8>, errors: &[Value]) -> String {
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Runs `request` through parse → validate → coerce → normalize → plan → execute → shape.
-/// `headers` are forwarded to subgraphs.
+/// What the transport knows about a request besides its body.
+pub struct RequestContext<'a> {
+    /// Headers for subgraph requests.
+    pub headers: Forwarded,
+    pub request_id: String,
+    pub caller: Caller,
+    pub transport: Transport,
+    /// The rate-limit gate, when rate limiting is on.
+    pub gate: Option<&'a Gate>,
+}
+
+/// Runs `request` through parse → validate → limits → coerce → normalize → plan (cached)
+/// → cost → rate limits → execute → shape.
 pub async fn run_request(
     state: &Arc<RouterState>,
     request: GraphQLRequest,
-    headers: Vec<(String, String)>,
-    transport: Transport,
+    rc: RequestContext<'_>,
 ) -> Outcome {
     let sg = &*state.supergraph;
+    let settings = &state.settings;
     let variables = request.variables.unwrap_or_default();
     let prepared = prepare_with(
         sg,
@@ -170,48 +241,153 @@ pub async fn run_request(
         &request.query,
         request.operation_name.as_deref(),
         variables,
-        &state.settings.override_labels,
+        &settings.override_labels,
+        Some(&settings.limits),
     );
     let (prepared, variables) = match prepared {
         Ok(ok) => ok,
+        Err(error @ RequestError::Limit(_)) => {
+            return Outcome::Refused(Refusal::Edge {
+                status: 400,
+                errors: error.to_graphql_errors(),
+                retry_after: None,
+            })
+        }
         Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
+    if let Err(refusal) = admit(state, &prepared, &rc.transport) {
+        return Outcome::Refused(refusal);
+    }
+    let cost = match admit_cost(state, &prepared, &variables) {
+        Ok(cost) => cost,
+        Err(refusal) => return Outcome::Refused(refusal),
+    };
+    if let Some(gate) = rc.gate {
+        let spent = gate.admit(
+            &rc.caller,
+            &prepared.operation,
+            &variables,
+            cost.unwrap_or(0.0),
+        );
+        if let Err(refused) = spent.await {
+            return Outcome::Refused(refused.into());
+        }
+    }
+    if prepared.operation.kind == OperationType::Subscription {
+        let events = state.subscriptions.subscribe(
+            state.clone(),
+            prepared.clone(),
+            variables,
+            rc.headers,
+            rc.request_id,
+        );
+        return match events {
+            Some(events) => Outcome::Subscribed(events),
+            None => Outcome::Refused(Refusal::Invalid(vec![serde_json::json!({
+                "message": "the subscription has no root fetch",
+                "extensions": { "code": "QUERY_PLANNING_FAILED" },
+            })])),
+        };
+    }
+    let execution = execute_operation(state, &prepared, &variables, &rc, cost);
+    match tokio::time::timeout(settings.request_timeout, execution).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Refused(Refusal::edge(
+            504,
+            &format!(
+                "the operation did not complete within {}",
+                crate::flags::format_duration(settings.request_timeout)
+            ),
+            "GATEWAY_TIMEOUT",
+        )),
+    }
+}
+
+/// What the transport and the configuration allow, before anything is spent.
+fn admit(
+    state: &RouterState,
+    prepared: &PreparedOperation,
+    transport: &Transport,
+) -> Result<(), Refusal> {
     match prepared.operation.kind {
         OperationType::Mutation if !transport.allow_mutation => {
-            return Outcome::Refused(Refusal::MutationOverGet)
+            return Err(Refusal::MutationOverGet)
         }
         OperationType::Subscription if !transport.streaming => {
-            return Outcome::Refused(Refusal::StreamingRequired)
-        }
-        OperationType::Subscription => {
-            let events =
-                state
-                    .subscriptions
-                    .subscribe(state.clone(), prepared.clone(), variables, headers);
-            return match events {
-                Some(events) => Outcome::Subscribed(events),
-                None => Outcome::Refused(Refusal::Invalid(vec![serde_json::json!({
-                    "message": "the subscription has no root fetch",
-                    "extensions": { "code": "QUERY_PLANNING_FAILED" },
-                })])),
-            };
+            return Err(Refusal::StreamingRequired)
         }
         _ => {}
     }
-    let introspection = match introspect(sg, &prepared, &variables) {
+    if prepared.has_introspection && !state.settings.introspection {
+        return Err(Refusal::edge(
+            400,
+            "introspection is disabled on this router",
+            "INTROSPECTION_DISABLED",
+        ));
+    }
+    Ok(())
+}
+
+/// The operation's estimated cost (when demand control is on), refused over the maximum.
+fn admit_cost(
+    state: &RouterState,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+) -> Result<Option<f64>, Refusal> {
+    let config = &state.settings.demand_control;
+    if !config.enabled {
+        return Ok(None);
+    }
+    let estimate = match prepared.static_cost.get() {
+        Some(cost) => Ok(*cost),
+        None => state
+            .cost
+            .estimate(&prepared.operation, variables, config.list_size),
+    };
+    let refuse = |error: CostError| Refusal::Edge {
+        status: 400,
+        errors: vec![error.to_graphql_error()],
+        retry_after: None,
+    };
+    let estimated = estimate.map_err(refuse)?;
+    if prepared.static_cost.get().is_none() && !state.cost.depends_on_variables(&prepared.operation)
+    {
+        let _ = prepared.static_cost.set(estimated);
+    }
+    config.check(estimated).map_err(refuse)?;
+    Ok(Some(estimated))
+}
+
+async fn execute_operation(
+    state: &RouterState,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+    rc: &RequestContext<'_>,
+    cost: Option<f64>,
+) -> Outcome {
+    let sg = &*state.supergraph;
+    let introspection = match introspect(sg, prepared, variables) {
         Ok(result) => result,
         Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
     let ctx = ExecutionContext {
         supergraph: sg,
         client: &state.client,
-        variables: &variables,
-        headers,
+        variables,
+        headers: &rc.headers,
+        request_id: &rc.request_id,
         default_timeout: state.settings.subgraph_timeout,
         timeouts: &state.settings.subgraph_timeouts,
     };
     let output = execute(&ctx, prepared.plan.root.as_ref()).await;
     let mut errors = output.errors;
+    if !state.settings.subgraph_error_extensions {
+        errors.iter_mut().for_each(strip_extensions);
+    }
+    let demand = &state.settings.demand_control;
+    let cost = cost
+        .filter(|_| demand.expose_estimate)
+        .map(|estimated| demand.extension(estimated));
     let size = &prepared.response_size;
     let data = write_data(
         sg,
@@ -220,9 +396,17 @@ pub async fn run_request(
         introspection,
         &mut errors,
         size.load(std::sync::atomic::Ordering::Relaxed),
+        cost,
     );
     size.store(data.len(), std::sync::atomic::Ordering::Relaxed);
     Outcome::Executed { data, errors }
+}
+
+/// Keeps only `code` and `serviceName` of an error's `extensions`.
+fn strip_extensions(error: &mut Value) {
+    if let Some(Value::Object(extensions)) = error.get_mut("extensions") {
+        extensions.retain(|key, _| key == "code" || key == "serviceName");
+    }
 }
 
 /// Answers `__schema`/`__type` from the API schema.

@@ -1,12 +1,14 @@
-//! `router serve --config`: composes from live subgraphs at start, recomposes when a subgraph's
-//! SDL changes, and keeps the last good supergraph when a change does not compose.
+//! `[[subgraphs]]` in the router's config: composes from live subgraphs at start, recomposes
+//! when a subgraph's SDL changes, and keeps the last good supergraph when a change does not
+//! compose.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::post;
 use parking_lot::Mutex;
-use router::composed::{serve_composed, ServeConfig, SubgraphSource};
+use router::composed::SubgraphSource;
+use router::Config;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -69,32 +71,22 @@ async fn recomposes_on_change_and_keeps_the_last_good_supergraph() {
         "{LINK}\ntype Query {{ hello: String }}"
     )));
     let url = sdl_server(sdl.clone()).await;
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        poll_interval_secs: 1,
-        forward_headers: Vec::new(),
-        override_labels: Vec::new(),
-        subgraph_timeout: None,
-        subgraph_timeouts: Default::default(),
-        jwt: None,
+    let config = Config {
+        poll_interval: Duration::from_secs(1),
+        startup_wait: Duration::from_secs(5),
         subgraphs: vec![SubgraphSource {
             name: "greetings".into(),
             url,
             sdl_file: None,
         }],
+        ..Config::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let router = format!("http://{}/graphql", listener.local_addr().expect("addr"));
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(serve_composed(
-        config,
-        Default::default(),
-        listener,
-        shutdown.clone(),
-        Duration::from_secs(5),
-    ));
+    let server = tokio::spawn(router::serve(config, listener, shutdown.clone()));
     eventually(&router, &["hello"]).await;
 
     *sdl.lock() = format!("{LINK}\ntype Query {{ hello: String world: Int }}");
@@ -113,33 +105,27 @@ async fn recomposes_on_change_and_keeps_the_last_good_supergraph() {
 
 #[tokio::test]
 async fn a_subgraph_that_never_answers_fails_the_start_clearly() {
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        poll_interval_secs: 0,
-        forward_headers: Vec::new(),
-        override_labels: Vec::new(),
-        subgraph_timeout: None,
-        subgraph_timeouts: Default::default(),
-        jwt: None,
+    let config = Config {
+        startup_wait: Duration::from_millis(300),
         subgraphs: vec![SubgraphSource {
             name: "gone".into(),
             url: "http://127.0.0.1:9/graphql".into(),
             sdl_file: None,
         }],
+        ..Config::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let err = serve_composed(
-        config,
-        Default::default(),
-        listener,
-        CancellationToken::new(),
-        Duration::from_millis(300),
-    )
-    .await
-    .expect_err("must fail");
-    assert!(err.contains("subgraph gone"), "{err}");
+    let err = router::serve(config, listener, CancellationToken::new())
+        .await
+        .expect_err("must fail");
+    assert!(err.to_string().contains("subgraph gone"), "{err}");
+}
+
+fn load(path: &std::path::Path) -> Result<Config, String> {
+    router::config::load(Some(path), &Default::default(), Default::default())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -148,19 +134,19 @@ fn config_files_reject_unknown_keys() {
     let path = dir.path().join("router.toml");
     std::fs::write(
         &path,
-        "poll_interval_secs = 5\n[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n",
+        "poll_interval = \"5s\"\n[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n",
     )
     .expect("write");
-    let config = ServeConfig::load(&path).expect("valid");
+    let config = load(&path).expect("valid");
     assert_eq!(config.subgraphs[0].name, "a");
     assert_eq!(config.listen.port(), 4000);
     std::fs::write(
         &path,
-        "pol_interval_secs = 5\n[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n",
+        "pol_interval = \"5s\"\n[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n",
     )
     .expect("write");
-    let err = ServeConfig::load(&path).expect_err("typo accepted");
-    assert!(err.contains("pol_interval_secs"), "{err}");
+    let err = load(&path).expect_err("typo accepted");
+    assert!(err.contains("pol_interval"), "{err}");
 }
 
 #[test]
@@ -170,23 +156,20 @@ fn config_files_set_timeouts_and_override_labels() {
     let subgraph = "[[subgraphs]]\nname = \"a\"\nurl = \"http://a/graphql\"\n";
     std::fs::write(
         &path,
-        format!("override_labels = [\"beta\"]\nsubgraph_timeout = \"2s\"\n{subgraph}[subgraph_timeouts]\na = \"250ms\"\n"),
+        format!("override_labels = [\"beta\"]\n{subgraph}[traffic]\nsubgraph_timeout = \"2s\"\n[traffic.subgraph_timeouts]\na = \"250ms\"\n"),
     )
     .expect("write");
-    let execution = ServeConfig::load(&path).expect("valid").execution();
+    let execution = load(&path).expect("valid").execution();
     assert_eq!(execution.override_labels, ["beta"]);
     assert_eq!(execution.subgraph_timeout, Duration::from_secs(2));
     assert_eq!(execution.subgraph_timeouts["a"], Duration::from_millis(250));
     std::fs::write(
         &path,
-        format!("{subgraph}[subgraph_timeouts]\na = \"soon\"\n"),
+        format!("{subgraph}[traffic.subgraph_timeouts]\na = \"soon\"\n"),
     )
     .expect("write");
-    let err = ServeConfig::load(&path).expect_err("bad duration accepted");
-    assert!(
-        err.contains("subgraph_timeouts.a") && err.contains("\"soon\""),
-        "{err}"
-    );
+    let err = load(&path).expect_err("bad duration accepted");
+    assert!(err.contains("a:") && err.contains("\"soon\""), "{err}");
 }
 
 #[tokio::test]
@@ -216,19 +199,14 @@ async fn a_jwt_table_makes_the_router_verify_tokens() {
         format!("[jwt]\njwks_url = \"{jwks_url}\"\nissuer = \"issuer\"\naudience = \"audience\"\n[[subgraphs]]\nname = \"greetings\"\nurl = \"{url}\"\n"),
     )
     .expect("write");
-    let config = ServeConfig::load(&path).expect("a [jwt] table is valid");
+    let mut config = load(&path).expect("a [jwt] table is valid");
+    config.startup_wait = Duration::from_secs(5);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let router = format!("http://{}/graphql", listener.local_addr().expect("addr"));
     let shutdown = CancellationToken::new();
-    tokio::spawn(serve_composed(
-        config,
-        Default::default(),
-        listener,
-        shutdown.clone(),
-        Duration::from_secs(5),
-    ));
+    tokio::spawn(router::serve(config, listener, shutdown.clone()));
     eventually(&router, &["hello"]).await;
     let ask = |token: String| {
         let router = router.clone();

@@ -91,7 +91,9 @@ impl SubgraphClient {
     }
 
     /// Sends `request`, or, when `coalesce` is set, joins an identical request already in
-    /// flight. Only reads may coalesce: two identical mutations are two writes.
+    /// flight. Only reads may coalesce: two identical mutations are two writes. The
+    /// `request_id` is not part of the request's identity: a coalesced request carries the
+    /// id of the request that started it.
     ///
     /// A coalesced request runs on its own task, so it completes (within its timeout) and
     /// leaves the in-flight table even when every caller waiting for it has gone away.
@@ -101,9 +103,17 @@ impl SubgraphClient {
         request: SubgraphRequest,
         timeout: Duration,
         coalesce: bool,
+        request_id: &str,
     ) -> Outcome {
         if !coalesce {
-            return send(self.http.clone(), service.to_owned(), request, timeout).await;
+            return send(
+                self.http.clone(),
+                service.to_owned(),
+                request,
+                timeout,
+                request_id,
+            )
+            .await;
         }
         let shared = {
             let mut in_flight = self.in_flight.lock();
@@ -117,6 +127,7 @@ impl SubgraphClient {
                         service.to_owned(),
                         request.clone(),
                         timeout,
+                        request_id,
                     );
                     let future = async move {
                         let outcome = call.await;
@@ -135,12 +146,14 @@ impl SubgraphClient {
     }
 }
 
-async fn send(
+/// Builds the request now (so the returned future borrows nothing) and sends it.
+fn send(
     http: reqwest::Client,
     service: String,
     request: SubgraphRequest,
     timeout: Duration,
-) -> Outcome {
+    request_id: &str,
+) -> impl std::future::Future<Output = Outcome> + Send + 'static {
     let mut builder = http
         .post(&request.url)
         .header("content-type", "application/json")
@@ -148,28 +161,31 @@ async fn send(
             "accept",
             "application/graphql-response+json, application/json",
         )
+        .header("x-request-id", request_id)
         .body(request.body);
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
-    let call = async {
-        let response = builder.send().await.map_err(|e| FetchError::Transport {
-            service: service.clone(),
-            message: e.to_string(),
-        })?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| FetchError::Transport {
-            service: service.clone(),
-            message: e.to_string(),
-        })?;
-        parse_response(&service, status.as_u16(), body)
-    };
-    match tokio::time::timeout(timeout, call).await {
-        Ok(outcome) => outcome.map(Arc::new),
-        Err(_) => Err(FetchError::Timeout {
-            service,
-            millis: timeout.as_millis(),
-        }),
+    async move {
+        let call = async {
+            let response = builder.send().await.map_err(|e| FetchError::Transport {
+                service: service.clone(),
+                message: e.to_string(),
+            })?;
+            let status = response.status();
+            let body = response.bytes().await.map_err(|e| FetchError::Transport {
+                service: service.clone(),
+                message: e.to_string(),
+            })?;
+            parse_response(&service, status.as_u16(), body)
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(outcome) => outcome.map(Arc::new),
+            Err(_) => Err(FetchError::Timeout {
+                service,
+                millis: timeout.as_millis(),
+            }),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod entities;
 pub mod fetch;
 pub mod merged;
 
+use crate::edge::headers::Forwarded;
 use crate::plan::{FetchNode, PathSegment, PlanNode};
 use crate::supergraph::Supergraph;
 use apollo_compiler::ast::OperationType;
@@ -30,8 +31,10 @@ pub struct ExecutionContext<'a> {
     pub client: &'a SubgraphClient,
     /// Coerced client variables.
     pub variables: &'a Map<String, Value>,
-    /// Headers forwarded to every subgraph, sorted by name.
-    pub headers: Vec<(String, String)>,
+    /// Headers forwarded to subgraphs, per subgraph.
+    pub headers: &'a Forwarded,
+    /// The request's `x-request-id`, sent to every subgraph.
+    pub request_id: &'a str,
     pub default_timeout: Duration,
     /// Per-subgraph overrides of `default_timeout`, by subgraph name.
     pub timeouts: &'a HashMap<String, Duration>,
@@ -269,7 +272,7 @@ async fn send(
     let request = SubgraphRequest {
         url: service.url.clone(),
         body: Bytes::from(body),
-        headers: ctx.headers.clone(),
+        headers: ctx.headers.for_subgraph(&service.name).clone(),
     };
     let timeout = ctx
         .timeouts
@@ -279,7 +282,7 @@ async fn send(
     let coalesce = fetch.operation_kind == OperationType::Query;
     let response = ctx
         .client
-        .fetch(&service.name, request, timeout, coalesce)
+        .fetch(&service.name, request, timeout, coalesce, ctx.request_id)
         .await?;
     Ok(renamed(response, fetch))
 }

@@ -2,15 +2,20 @@
 //! (subscriptions-transport-ws), with `Authorization` taken from `connection_init` and
 //! verified before `connection_ack`.
 
-use super::{forwarded_headers, is_forwarded, AppState};
-use crate::service::{executed_text, run_request, GraphQLRequest, Outcome, Transport};
+use super::AppState;
+use crate::edge::gate::Caller;
+use crate::edge::headers::{request_id, Forwarded};
+use crate::service::{
+    executed_text, run_request, GraphQLRequest, Outcome, RequestContext, Transport,
+};
 use crate::subscription::{EventStream, SubscriptionSettings};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream};
 use serde_json::{json, Map, Value};
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -65,6 +70,7 @@ fn negotiate(headers: &HeaderMap) -> Option<Protocol> {
 pub(super) fn upgrade(
     state: Arc<AppState>,
     headers: HeaderMap,
+    ip: IpAddr,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(protocol) = negotiate(&headers) else {
@@ -88,7 +94,7 @@ pub(super) fn upgrade(
         .max_frame_size(transport_limit)
         .on_upgrade(move |socket| async move {
             let shutdown = state.shutdown.clone();
-            let session = Session::new(state, protocol, headers, settings);
+            let session = Session::new(state, protocol, headers, ip, settings);
             tokio::select! {
                 _ = session.run(socket) => {}
                 _ = shutdown.cancelled() => {}
@@ -210,10 +216,18 @@ struct Session {
     protocol: Protocol,
     /// The upgrade request's headers, until `connection_init` reads them.
     upgrade_headers: HeaderMap,
+    ip: IpAddr,
     settings: SubscriptionSettings,
-    /// Forwarded to subgraphs once the connection is initialised.
-    headers: Option<Vec<(String, String)>>,
+    /// Who the caller is and what is forwarded to subgraphs, once the connection is
+    /// initialised.
+    headers: Option<Arc<Connection>>,
     operations: Operations,
+}
+
+/// What `connection_init` established for every operation of a connection.
+struct Connection {
+    forwarded: Forwarded,
+    caller: Caller,
 }
 
 enum Flow {
@@ -226,12 +240,14 @@ impl Session {
         app: Arc<AppState>,
         protocol: Protocol,
         upgrade_headers: HeaderMap,
+        ip: IpAddr,
         settings: SubscriptionSettings,
     ) -> Session {
         Session {
             app,
             protocol,
             upgrade_headers,
+            ip,
             settings,
             headers: None,
             operations: Operations::default(),
@@ -309,9 +325,9 @@ impl Session {
                 let payload = message.remove("payload").unwrap_or(Value::Null);
                 // Only needed here: a second `connection_init` closes the connection.
                 let upgrade_headers = std::mem::take(&mut self.upgrade_headers);
-                match Self::init(&self.app, &upgrade_headers, &payload).await {
-                    Ok(headers) => {
-                        self.headers = Some(headers);
+                match Self::init(&self.app, &upgrade_headers, &payload, self.ip).await {
+                    Ok(connection) => {
+                        self.headers = Some(Arc::new(connection));
                         let _ = socket
                             .send(Message::text(r#"{"type":"connection_ack"}"#))
                             .await;
@@ -384,9 +400,9 @@ impl Session {
         }
     }
 
-    /// Builds the headers forwarded for this connection: configured ones from the upgrade
-    /// request, overridden by the `connection_init` payload (browsers cannot set headers on
-    /// a WebSocket); verifies `Authorization` when the router has a verifier.
+    /// Builds the headers forwarded for this connection: the upgrade request's, overridden
+    /// by the `connection_init` payload (browsers cannot set headers on a WebSocket), through
+    /// the header rules; verifies `Authorization` when the router has a verifier.
     ///
     /// Takes the app rather than `&self`: the session is not `Sync`, so no reference to
     /// it may be held across an await.
@@ -394,47 +410,44 @@ impl Session {
         app: &AppState,
         upgrade_headers: &HeaderMap,
         payload: &Value,
-    ) -> Result<Vec<(String, String)>, String> {
-        let mut headers = forwarded_headers(upgrade_headers, &app.forward_headers);
-        let from_payload = |map: &Map<String, Value>| -> Vec<(String, String)> {
-            map.iter()
-                .filter(|(name, _)| is_forwarded(name, &app.forward_headers))
-                .filter_map(|(name, value)| {
-                    Some((name.to_ascii_lowercase(), value.as_str()?.to_owned()))
-                })
-                .collect()
+        ip: IpAddr,
+    ) -> Result<Connection, String> {
+        let mut headers = upgrade_headers.clone();
+        let mut given = |map: &Map<String, Value>| {
+            for (name, value) in map {
+                let (Ok(name), Some(Ok(value))) = (
+                    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                    value.as_str().map(HeaderValue::from_str),
+                ) else {
+                    continue;
+                };
+                headers.insert(name, value);
+            }
         };
-        let mut given = Vec::new();
         if let Some(map) = payload.as_object() {
-            given.extend(from_payload(map));
+            given(map);
             if let Some(nested) = map.get("headers").and_then(Value::as_object) {
-                given.extend(from_payload(nested));
+                given(nested);
             }
         }
-        for (name, value) in given {
-            headers.retain(|(n, _)| *n != name);
-            headers.push((name, value));
-        }
-        headers.sort();
         let authorization = headers
-            .iter()
-            .find(|(name, _)| name == "authorization")
-            .map(|(_, value)| value.as_str());
-        app.authenticate(authorization)
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let user = app
+            .authenticate(authorization)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(headers)
+        Ok(Connection {
+            forwarded: app.edge.headers.forwarded(&headers),
+            caller: Caller { user, ip },
+        })
     }
 }
 
 /// One operation's output: runs the request, then streams a subscription's events.
-fn operation(
-    app: Arc<AppState>,
-    request: GraphQLRequest,
-    headers: Vec<(String, String)>,
-) -> Output {
+fn operation(app: Arc<AppState>, request: GraphQLRequest, headers: Arc<Connection>) -> Output {
     enum Step {
-        Start(Arc<AppState>, GraphQLRequest, Vec<(String, String)>),
+        Start(Arc<AppState>, GraphQLRequest, Arc<Connection>),
         Events(EventStream),
         Finish,
     }
@@ -466,13 +479,19 @@ fn operation(
 async fn start(
     app: Arc<AppState>,
     request: GraphQLRequest,
-    headers: Vec<(String, String)>,
+    connection: Arc<Connection>,
 ) -> Outcome {
     let state = app.current.load_full();
-    let transport = Transport {
-        allow_mutation: true,
-        streaming: true,
+    let context = RequestContext {
+        headers: connection.forwarded.clone(),
+        request_id: request_id(&HeaderMap::new()),
+        caller: connection.caller.clone(),
+        transport: Transport {
+            allow_mutation: true,
+            streaming: true,
+        },
+        gate: app.edge.gate.as_ref(),
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.
-    Box::pin(run_request(&state, request, headers, transport)).await
+    Box::pin(run_request(&state, request, context)).await
 }

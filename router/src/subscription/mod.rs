@@ -9,6 +9,7 @@
 
 pub mod upstream;
 
+use crate::edge::headers::Forwarded;
 use crate::execute::{
     execute_from, fetch_variables, with_service, ExecutionContext, ExecutionOutput,
 };
@@ -77,7 +78,7 @@ struct DedupKey {
     operation: String,
     operation_name: Option<String>,
     variables: String,
-    headers: Vec<(String, String)>,
+    headers: Forwarded,
 }
 
 type Registry = Mutex<HashMap<DedupKey, (u64, Weak<Shared>)>>;
@@ -176,7 +177,8 @@ impl SubscriptionHub {
         state: Arc<RouterState>,
         prepared: Arc<PreparedOperation>,
         variables: Map<String, Value>,
-        headers: Vec<(String, String)>,
+        headers: Forwarded,
+        request_id: String,
     ) -> Option<EventStream> {
         let primary = prepared.plan.primary.clone()?;
         let key = DedupKey {
@@ -212,6 +214,7 @@ impl SubscriptionHub {
             prepared,
             variables,
             headers,
+            request_id,
             sender,
             stop,
             key,
@@ -235,7 +238,9 @@ struct UpstreamTask {
     primary: FetchNode,
     prepared: Arc<PreparedOperation>,
     variables: Map<String, Value>,
-    headers: Vec<(String, String)>,
+    headers: Forwarded,
+    /// The `x-request-id` of the request that opened the upstream.
+    request_id: String,
     sender: broadcast::Sender<Delivery>,
     stop: CancellationToken,
     key: DedupKey,
@@ -256,7 +261,7 @@ impl UpstreamTask {
             service: subgraph.name.clone(),
             url: websocket_url(&subgraph.url),
             payload: json!({ "query": primary.operation, "variables": variables }),
-            headers: self.headers.clone(),
+            headers: with_request_id(self.headers.for_subgraph(&subgraph.name), &self.request_id),
             connect_timeout: settings.connect_timeout,
             keepalive: settings.keepalive,
         };
@@ -371,7 +376,8 @@ impl UpstreamTask {
             supergraph: &self.state.supergraph,
             client: &self.state.client,
             variables: &self.variables,
-            headers: self.headers.clone(),
+            headers: &self.headers,
+            request_id: &self.request_id,
             default_timeout: self.state.settings.subgraph_timeout,
             timeouts: &self.state.settings.subgraph_timeouts,
         };
@@ -385,6 +391,7 @@ impl UpstreamTask {
             None,
             &mut errors,
             0,
+            None,
         );
         executed_text(data, &errors)
     }
@@ -454,4 +461,11 @@ fn upstream_error(error: &UpstreamError) -> Value {
         "message": error.to_string(),
         "extensions": { "code": code, "serviceName": service },
     })
+}
+
+/// The upgrade request's headers: the forwarded ones and the opener's `x-request-id`.
+fn with_request_id(headers: &[(String, String)], request_id: &str) -> Vec<(String, String)> {
+    let mut out = headers.to_vec();
+    out.push(("x-request-id".to_owned(), request_id.to_owned()));
+    out
 }

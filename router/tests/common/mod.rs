@@ -1,6 +1,7 @@
 //! Shared helpers for the router's integration tests.
 #![allow(dead_code)]
 
+pub mod redis;
 pub mod subgraphs;
 
 use router::supergraph::Supergraph;

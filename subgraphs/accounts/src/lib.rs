@@ -96,5 +96,5 @@ pub async fn serve(
 
 /// The federation SDL this subgraph serves (`schema/accounts.graphql`).
 pub fn federation_sdl(schema: &AccountsSchema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+    kit::federation::sdl(schema)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, InputObject, Object, Schema, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use kit::federation::list_size;
 use kit::{ApiError, Caller};
 
 use crate::model::UserDoc;
@@ -17,6 +18,8 @@ pub fn build_schema(service: Arc<AccountsService>) -> AccountsSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .enable_federation()
         .extension(kit::server::ErrorCodes)
+        // `_service { sdl }` links `@listSize` as `schema/*.graphql` does.
+        .extension(kit::federation::ServiceSdl)
         .data(DataLoader::new(UserLoader(service.clone()), tokio::spawn))
         .data(service)
         .finish()
@@ -133,6 +136,7 @@ impl Query {
     }
 
     /// Case-insensitive search by name or email prefix, for picking assignees and chat members.
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), None, Some(false)))]
     async fn search_users(
         &self,
         ctx: &Context<'_>,

@@ -127,5 +127,5 @@ pub async fn serve(
 
 /// The federation SDL this subgraph serves (`schema/boards.graphql`).
 pub fn federation_sdl(schema: &BoardsSchema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+    kit::federation::sdl(schema)
 }

@@ -143,5 +143,5 @@ pub async fn serve(
 
 /// The federation SDL this subgraph serves (`schema/chat.graphql`).
 pub fn federation_sdl(schema: &ChatSchema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+    kit::federation::sdl(schema)
 }

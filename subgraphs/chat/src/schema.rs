@@ -7,6 +7,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Object, Schema, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use kit::federation::list_size;
 use kit::{ApiError, ApiResult, Caller};
 
 use crate::live;
@@ -23,6 +24,8 @@ pub fn build_schema(service: Arc<ChatService>) -> ChatSchema {
         .enable_federation()
         .enable_subscription_in_federation()
         .extension(kit::server::ErrorCodes)
+        // `_service { sdl }` links `@listSize` as `schema/*.graphql` does.
+        .extension(kit::federation::ServiceSdl)
         .data(DataLoader::new(RoomLoader(service.clone()), tokio::spawn))
         .data(DataLoader::new(
             MessageLoader(service.clone()),
@@ -158,6 +161,7 @@ impl ChatRoom {
     }
 
     /// Newest last. `before` is a cursor from an earlier page; `last` counts back from it.
+    #[graphql(directive = list_size::apply(None, Some(vec!["last".into()]), Some(vec!["edges".into()]), Some(false)))]
     async fn messages(
         &self,
         ctx: &Context<'_>,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod federation;
 pub mod identity;
 pub mod infra;
 pub mod metrics;

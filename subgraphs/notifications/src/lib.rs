@@ -105,5 +105,5 @@ pub async fn serve(
 
 /// The federation SDL this subgraph serves (`schema/notifications.graphql`).
 pub fn federation_sdl(schema: &NotificationsSchema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+    kit::federation::sdl(schema)
 }

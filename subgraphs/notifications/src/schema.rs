@@ -8,6 +8,7 @@ use async_graphql::{Context, Object, Schema, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kit::events::SharedPubSub;
+use kit::federation::list_size;
 use kit::{ApiError, Caller};
 
 use crate::model::{NotificationDoc, NotificationKind};
@@ -23,6 +24,8 @@ pub fn build_schema(
         .enable_federation()
         .enable_subscription_in_federation()
         .extension(kit::server::ErrorCodes)
+        // `_service { sdl }` links `@listSize` as `schema/*.graphql` does.
+        .extension(kit::federation::ServiceSdl)
         .data(DataLoader::new(
             NotificationLoader(service.clone()),
             tokio::spawn,
@@ -173,6 +176,7 @@ impl User {
     }
 
     /// The signed-in user's own only; other users' are empty.
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()]), Some(false)))]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -209,6 +213,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The signed-in user's notifications, newest first.
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()]), Some(false)))]
     async fn notifications(
         &self,
         ctx: &Context<'_>,

@@ -35,6 +35,8 @@ pub fn build_schema(service: Arc<BoardsService>) -> BoardsSchema {
         // The contract has `taskChanged`; the router composes subscriptions from this SDL.
         .enable_subscription_in_federation()
         .extension(kit::server::ErrorCodes)
+        // `_service { sdl }` links `@listSize` as `schema/*.graphql` does.
+        .extension(kit::federation::ServiceSdl)
         // Boards and tasks nest into each other (task.board.tasks...): bound the nesting.
         .limit_depth(MAX_DEPTH)
         .data(DataLoader::new(BoardLoader(service.clone()), tokio::spawn))

@@ -3,6 +3,7 @@
 
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use kit::federation::list_size;
 use kit::{ApiError, Caller};
 
 use super::{board_loader, millis, service};
@@ -38,6 +39,7 @@ impl Board {
 
     /// Tasks ordered by `position` within each status (columns in `TaskStatus` order);
     /// paginated Relay-style. `first` is capped at 100.
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()]), Some(false)))]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -143,6 +145,7 @@ impl Task {
         User::stub(&self.0.creator_id)
     }
 
+    #[graphql(directive = list_size::apply(Some(crate::validate::MAX_LABELS as i32), None, None, None))]
     async fn labels(&self) -> &[String] {
         &self.0.labels
     }
@@ -233,6 +236,7 @@ impl User {
 
     /// Tasks assigned to this user on boards the caller is a member of, oldest first; empty
     /// for anonymous callers.
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()]), Some(false)))]
     async fn assigned_tasks(
         &self,
         ctx: &Context<'_>,
