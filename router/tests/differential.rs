@@ -153,7 +153,21 @@ fn divergence(ours: &Value, theirs: &Value) -> Option<&'static str> {
 async fn run_case(dir: &Path, client: &reqwest::Client) -> Vec<String> {
     let case = dir.file_name().unwrap().to_string_lossy().to_string();
     let reference = reference(dir).await;
-    let app = common::router_app(&reference.supergraph, Duration::from_secs(10));
+    // Federation semantics only: the gateway has no operation limits or demand control.
+    let settings = router::ExecutionSettings {
+        subgraph_timeout: Duration::from_secs(10),
+        demand_control: router::edge::cost::DemandControlConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        limits: router::edge::limits::LimitsConfig {
+            max_aliases: 1000,
+            max_height: 10_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let app = common::router_app_with(&reference.supergraph, settings);
     let known: Value = std::fs::read_to_string(dir.join("known.json"))
         .map(|t| serde_json::from_str(&t).expect("known.json parses"))
         .unwrap_or(json!({}));

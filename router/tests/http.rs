@@ -85,10 +85,17 @@ async fn malformed_requests_are_rejected() {
         .0,
         400
     );
+    // A simple (form or text) request is refused as a possible CSRF before anything else.
+    let (status, _, body) = send(&app, raw("text/plain", "{ me { id } }", GQL)).await;
     assert_eq!(
-        send(&app, raw("text/plain", "{ me { id } }", GQL)).await.0,
-        415
+        (status, &body["errors"][0]["extensions"]["code"]),
+        (400, &json!("CSRF_ERROR"))
     );
+    let mut preflighted = raw("text/plain", "{ me { id } }", GQL);
+    preflighted
+        .headers_mut()
+        .insert("apollo-require-preflight", "true".parse().unwrap());
+    assert_eq!(send(&app, preflighted).await.0, 415);
     assert_eq!(
         send(
             &app,
@@ -123,6 +130,7 @@ async fn get_runs_queries_but_never_mutations() {
     let get = |qs: &str| {
         Request::get(format!("/graphql?{qs}"))
             .header("accept", GQL)
+            .header("apollo-require-preflight", "true")
             .body(Body::empty())
             .unwrap()
     };

@@ -682,6 +682,7 @@ async fn server_sent_events_report_request_errors_inside_the_stream() {
             fed.http_url
         ))
         .header("accept", "text/event-stream")
+        .header("apollo-require-preflight", "true")
         .send()
         .await
         .unwrap();

@@ -270,7 +270,7 @@ mod tests {
         let m = measured(
             "query { me { ...F ...F } ... on Query { users { ...F } } } fragment F on User { id x: name }",
         );
-        assert_eq!(m.height, 3 + 6);
+        assert_eq!(m.height, 2 + 6);
         assert_eq!(m.aliases, 3);
         assert_eq!(m.root_fields, 2);
         assert_eq!(m.depth, 2);
