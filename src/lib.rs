@@ -32,6 +32,10 @@ pub struct PlatformConfig {
     pub refresh_token_ttl_days: u64,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The router's own TOML config (keys as in `router/router.example.toml`: limits, rate
+    /// limits, CORS, ...); the launcher sets its `supergraph` and `[jwt]`, and its rate
+    /// limits use `redis_url` unless the file names another Redis.
+    pub router_config: Option<PathBuf>,
 }
 
 impl Default for PlatformConfig {
@@ -55,6 +59,7 @@ impl Default for PlatformConfig {
             refresh_token_ttl_days: service.refresh_token_ttl_days,
             log_format: service.log_format,
             log_level: service.log_level,
+            router_config: None,
         }
     }
 }
@@ -232,16 +237,22 @@ impl Platform {
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
         let token = shutdown.clone();
         let router_listener = listeners.router;
-        let (jwt_issuer, jwt_audience) = (config.jwt_issuer.clone(), config.jwt_audience.clone());
+        let mut flags = serde_json::Map::new();
+        flags.insert("supergraph".into(), path.display().to_string().into());
+        // Tokens are checked once at the edge too, so a bad one never reaches a subgraph
+        // and a WebSocket with one is refused before `connection_ack`.
+        let jwt = serde_json::json!({
+            "jwks_url": jwks_url,
+            "issuer": config.jwt_issuer,
+            "audience": config.jwt_audience,
+        });
+        flags.insert("jwt".into(), jwt);
+        let mut router_config =
+            router::config::load(config.router_config.as_deref(), &Default::default(), flags)?;
+        if router_config.rate_limit.redis_url.is_none() {
+            router_config.rate_limit.redis_url = config.redis_url.clone();
+        }
         tasks.spawn(async move {
-            let mut router_config = router::Config::new(path);
-            // Tokens are checked once at the edge too, so a bad one never reaches a subgraph
-            // and a WebSocket with one is refused before `connection_ack`.
-            router_config.jwt = Some(router::JwtConfig {
-                jwks_url,
-                issuer: jwt_issuer,
-                audience: jwt_audience,
-            });
             router::serve(router_config, router_listener, token)
                 .await
                 .map_err(|e| format!("router: {e}"))
