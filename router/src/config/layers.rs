@@ -315,3 +315,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    /// The shipped example parses, and every key it sets is the default (so it documents
+    /// them truthfully).
+    #[test]
+    fn the_example_config_parses_and_states_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("router.example.toml");
+        let config = load(Some(&path), &BTreeMap::new(), Map::new()).expect("example parses");
+        let expected = Config {
+            supergraph: config.supergraph.clone(),
+            ..Config::default()
+        };
+        assert_eq!(config, expected);
+        assert!(config
+            .supergraph
+            .as_ref()
+            .is_some_and(|p| p.ends_with("schema/supergraph.graphql")));
+    }
+}
