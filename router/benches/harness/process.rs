@@ -58,6 +58,12 @@ impl RouterProcess {
             .arg("--supergraph")
             .arg(supergraph)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // The edge stays on (limits, CORS, demand control, rate limiting in memory), with
+            // budgets a load generator on one address cannot exhaust, so its cost is measured.
+            .env("ROUTER_RATE_LIMIT__PER_IP__CAPACITY", "1000000000")
+            .env("ROUTER_RATE_LIMIT__PER_USER__CAPACITY", "1000000000")
+            .env("ROUTER_RATE_LIMIT__COST__CAPACITY", "1000000000000")
+            .env("ROUTER_DEMAND_CONTROL__MAX_COST", "1e12")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(out)
