@@ -5,6 +5,7 @@ use crate::edge::gate::{Caller, Gate, Refused};
 use crate::edge::headers::Forwarded;
 use crate::edge::limits::LimitsConfig;
 use crate::execute::fetch::SubgraphClient;
+use crate::execute::inflight::InFlight;
 use crate::execute::{execute, ExecutionContext};
 use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
 use crate::response::write_data;
@@ -36,6 +37,9 @@ pub struct ExecutionSettings {
     pub demand_control: DemandControlConfig,
     /// Keep subgraph errors' `extensions` beyond `code` and `serviceName`.
     pub subgraph_error_extensions: bool,
+    /// Identical queries in flight (same plan, variables and forwarded headers) share one
+    /// execution.
+    pub dedupe_requests: bool,
 }
 
 impl Default for ExecutionSettings {
@@ -51,6 +55,7 @@ impl Default for ExecutionSettings {
             limits: LimitsConfig::default(),
             demand_control: DemandControlConfig::default(),
             subgraph_error_extensions: true,
+            dedupe_requests: true,
         }
     }
 }
@@ -65,7 +70,23 @@ pub struct RouterState {
     pub settings: ExecutionSettings,
     /// Subscriptions started against this state; they outlive a supergraph reload.
     pub subscriptions: SubscriptionHub,
+    /// Queries in flight, shared by identical requests.
+    executions: InFlight<ExecutionKey, Executed>,
 }
+
+/// What makes two queries' answers the same: one plan (the plan cache's entry, which
+/// includes the `@skip`/`@include` conditions and override labels), the same coerced
+/// variables and the same headers for every subgraph, within one write epoch.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ExecutionKey {
+    plan: usize,
+    variables: Vec<u8>,
+    headers: Forwarded,
+    epoch: u64,
+}
+
+/// An executed operation's response up to its `data` and its errors, shareable.
+type Executed = Arc<(Vec<u8>, Vec<Value>)>;
 
 impl RouterState {
     /// Parses `sdl` into a ready state sharing `client`'s connection pools.
@@ -83,6 +104,7 @@ impl RouterState {
             client,
             settings,
             subscriptions: SubscriptionHub::default(),
+            executions: InFlight::default(),
         })
     }
 }
@@ -289,14 +311,15 @@ pub async fn run_request(
             })])),
         };
     }
-    let execution = execute_operation(state, &prepared, &variables, &rc, cost);
-    match tokio::time::timeout(settings.request_timeout, execution).await {
+    let timeout = settings.request_timeout;
+    let execution = execute_operation(state, prepared, variables, rc, cost);
+    match tokio::time::timeout(timeout, execution).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Refused(Refusal::edge(
             504,
             &format!(
                 "the operation did not complete within {}",
-                crate::flags::format_duration(settings.request_timeout)
+                crate::flags::format_duration(timeout)
             ),
             "GATEWAY_TIMEOUT",
         )),
@@ -358,24 +381,75 @@ fn admit_cost(
     Ok(Some(estimated))
 }
 
+/// Runs a query or mutation: a query joins an identical one in flight when deduplication
+/// is on; a mutation moves the write epoch on before its response leaves.
 async fn execute_operation(
-    state: &RouterState,
-    prepared: &PreparedOperation,
-    variables: &Map<String, Value>,
-    rc: &RequestContext<'_>,
+    state: &Arc<RouterState>,
+    prepared: Arc<PreparedOperation>,
+    variables: Map<String, Value>,
+    rc: RequestContext<'_>,
     cost: Option<f64>,
 ) -> Outcome {
-    let sg = &*state.supergraph;
-    let introspection = match introspect(sg, prepared, variables) {
+    let kind = prepared.operation.kind;
+    let introspection = match introspect(&state.supergraph, &prepared, &variables) {
         Ok(result) => result,
         Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
+    let shared =
+        kind == OperationType::Query && state.settings.dedupe_requests && introspection.is_none();
+    if !shared {
+        let (headers, id) = (&rc.headers, rc.request_id.as_str());
+        let execution = execute_plan(
+            state,
+            &prepared,
+            &variables,
+            headers,
+            id,
+            introspection,
+            cost,
+        );
+        let (data, errors) = execution.await;
+        if kind == OperationType::Mutation {
+            state.client.writes.advance();
+        }
+        return Outcome::Executed { data, errors };
+    }
+    let key = ExecutionKey {
+        plan: Arc::as_ptr(&prepared) as usize,
+        variables: serde_json::to_vec(&variables).unwrap_or_default(),
+        headers: rc.headers.clone(),
+        epoch: state.client.writes.current(),
+    };
+    let owned = (state.clone(), prepared, rc.headers, rc.request_id);
+    let work = move || async move {
+        let (state, prepared, headers, id) = owned;
+        // The plan in the key is kept alive by this task, so its address is not reused.
+        let result = execute_plan(&state, &prepared, &variables, &headers, &id, None, cost);
+        Arc::new(result.await)
+    };
+    let (executed, _) = state.executions.run(key, work).await;
+    Outcome::Executed {
+        data: executed.0.clone(),
+        errors: executed.1.clone(),
+    }
+}
+
+async fn execute_plan(
+    state: &RouterState,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+    headers: &Forwarded,
+    request_id: &str,
+    introspection: Option<Map<String, Value>>,
+    cost: Option<f64>,
+) -> (Vec<u8>, Vec<Value>) {
+    let sg = &*state.supergraph;
     let ctx = ExecutionContext {
         supergraph: sg,
         client: &state.client,
         variables,
-        headers: &rc.headers,
-        request_id: &rc.request_id,
+        headers,
+        request_id,
         default_timeout: state.settings.subgraph_timeout,
         timeouts: &state.settings.subgraph_timeouts,
     };
@@ -399,7 +473,7 @@ async fn execute_operation(
         cost,
     );
     size.store(data.len(), std::sync::atomic::Ordering::Relaxed);
-    Outcome::Executed { data, errors }
+    (data, errors)
 }
 
 /// Keeps only `code` and `serviceName` of an error's `extensions`.

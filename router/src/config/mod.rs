@@ -83,6 +83,10 @@ pub struct TrafficConfig {
     /// `GATEWAY_TIMEOUT` (HTTP 504) and no partial data. Subscriptions are not bounded by it.
     #[serde(with = "crate::flags::duration")]
     pub request_timeout: Duration,
+    /// Identical queries in flight at once (same operation, variables and forwarded
+    /// headers) run once and share the answer. Never mutations; never across a mutation
+    /// answered by this router. Subgraph requests are coalesced the same way regardless.
+    pub deduplicate_requests: bool,
 }
 
 /// Apollo's query batching: `[{"query": ...}, {"query": ...}]` answered by an array.
@@ -135,6 +139,7 @@ impl Default for TrafficConfig {
             subgraph_timeout: Duration::from_secs(30),
             subgraph_timeouts: HashMap::new(),
             request_timeout: Duration::from_secs(60),
+            deduplicate_requests: true,
         }
     }
 }
@@ -198,6 +203,7 @@ impl Config {
             introspection: self.introspection,
             limits: self.limits.clone(),
             subgraph_error_extensions: self.subgraph_errors.include_extensions,
+            dedupe_requests: self.traffic.deduplicate_requests,
             demand_control: self.demand_control.clone(),
             ..ExecutionSettings::default()
         }

@@ -2,11 +2,9 @@
 //! coalescing of identical in-flight requests.
 
 use super::doc::{Doc, Node, NodeId};
+use super::inflight::{InFlight, WriteEpoch};
 use bytes::Bytes;
-use futures::future::{BoxFuture, FutureExt, Shared};
-use parking_lot::Mutex;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,14 +59,14 @@ pub struct SubgraphRequest {
 }
 
 type Outcome = Result<Arc<SubgraphResponse>, FetchError>;
-type InFlight = Shared<BoxFuture<'static, Outcome>>;
 
-/// Client shared by all requests of one router instance.
+/// Client shared by all requests of one router instance (it outlives supergraph reloads).
 pub struct SubgraphClient {
     http: reqwest::Client,
-    /// Keyed by whole requests (bodies of several KiB): a fast hasher, randomly seeded since
-    /// clients choose part of what is hashed.
-    in_flight: Arc<Mutex<HashMap<SubgraphRequest, InFlight, ahash::RandomState>>>,
+    /// Identical read requests in flight, per write epoch.
+    in_flight: InFlight<(SubgraphRequest, u64), Outcome>,
+    /// Mutations answered through this router (see [`WriteEpoch`]).
+    pub writes: WriteEpoch,
 }
 
 impl Default for SubgraphClient {
@@ -86,17 +84,15 @@ impl SubgraphClient {
             .unwrap_or_default();
         SubgraphClient {
             http,
-            in_flight: Arc::default(),
+            in_flight: InFlight::default(),
+            writes: WriteEpoch::default(),
         }
     }
 
     /// Sends `request`, or, when `coalesce` is set, joins an identical request already in
-    /// flight. Only reads may coalesce: two identical mutations are two writes. The
-    /// `request_id` is not part of the request's identity: a coalesced request carries the
-    /// id of the request that started it.
-    ///
-    /// A coalesced request runs on its own task, so it completes (within its timeout) and
-    /// leaves the in-flight table even when every caller waiting for it has gone away.
+    /// flight in the same write epoch. Only reads may coalesce: two identical mutations are
+    /// two writes. The `request_id` is not part of the request's identity: a coalesced
+    /// request carries the id of the request that started it.
     pub async fn fetch(
         &self,
         service: &str,
@@ -115,34 +111,17 @@ impl SubgraphClient {
             )
             .await;
         }
-        let shared = {
-            let mut in_flight = self.in_flight.lock();
-            match in_flight.get(&request) {
-                Some(existing) => existing.clone(),
-                None => {
-                    let table = Arc::clone(&self.in_flight);
-                    let key = request.clone();
-                    let call = send(
-                        self.http.clone(),
-                        service.to_owned(),
-                        request.clone(),
-                        timeout,
-                        request_id,
-                    );
-                    let future = async move {
-                        let outcome = call.await;
-                        table.lock().remove(&key);
-                        outcome
-                    }
-                    .boxed()
-                    .shared();
-                    in_flight.insert(request, future.clone());
-                    tokio::spawn(future.clone());
-                    future
-                }
-            }
+        let key = (request, self.writes.current());
+        let call = || {
+            send(
+                self.http.clone(),
+                service.to_owned(),
+                key.0.clone(),
+                timeout,
+                request_id,
+            )
         };
-        shared.await
+        self.in_flight.run(key.clone(), call).await.0
     }
 }
 

@@ -7,6 +7,7 @@ mod context;
 pub mod doc;
 pub mod entities;
 pub mod fetch;
+pub mod inflight;
 pub mod merged;
 
 use crate::edge::headers::Forwarded;
