@@ -11,13 +11,18 @@
 //!   first with one shared `Authorization` header, then with one per connection;
 //! - `large`: the same selections repeated under aliases to an ~8 MiB answer, one
 //!   connection, sequential requests;
-//! - `many`: 1,000 distinct operations, none planned before (plans per second, RSS).
+//! - `many`: 1,000 distinct operations, none planned before (plans per second, RSS);
+//! - `edge`: what the edge (rate limits, demand control, CSRF and CORS) costs on a plan-cache
+//!   hit: our router with it and without it, in alternating rounds (see [`edge`]).
 //!
-//! `cargo bench -p router --bench federation`; BENCH_CASE=deep|large|many|all (default all,
+//! `deep` also runs our router without inbound deduplication (shared header only).
+//!
+//! `cargo bench -p router --bench federation`; BENCH_CASE=deep|edge|large|many|all (default all,
 //! comma-separated lists work); HIVE_ROUTER=<path> picks the hive-router binary (else PATH,
 //! then ~/.cargo/bin); without one, only ours runs. A short smoke run:
 //! `BENCH_SECONDS=3 BENCH_WARMUP=1 cargo bench -p router --bench federation`.
 
+mod edge;
 mod harness;
 mod workload;
 
@@ -38,6 +43,8 @@ const MANY_REPLAYED: usize = 200;
 /// The `many` case stops here even if a router is very slow, so the bench always ends.
 const MANY_DEADLINE: Duration = Duration::from_secs(180);
 
+const CASES: [&str; 4] = ["deep", "edge", "large", "many"];
+
 struct Settings {
     warmup: Duration,
     seconds: Duration,
@@ -56,13 +63,10 @@ impl Settings {
         let case = std::env::var("BENCH_CASE").unwrap_or_else(|_| "all".into());
         let mut cases: Vec<String> = case.split(',').map(|c| c.trim().to_owned()).collect();
         if cases.iter().any(|c| c == "all") {
-            cases = ["deep", "large", "many"].map(String::from).to_vec();
+            cases = CASES.map(String::from).to_vec();
         }
-        if let Some(bad) = cases
-            .iter()
-            .find(|c| !["deep", "large", "many"].contains(&c.as_str()))
-        {
-            anyhow::bail!("BENCH_CASE: unknown case {bad:?} (deep, large, many or all)");
+        if let Some(bad) = cases.iter().find(|c| !CASES.contains(&c.as_str())) {
+            anyhow::bail!("BENCH_CASE: unknown case {bad:?} (deep, edge, large, many or all)");
         }
         Ok(Settings {
             warmup: Duration::from_secs(number("BENCH_WARMUP", 5)?),
@@ -110,7 +114,29 @@ async fn main() -> anyhow::Result<()> {
     let answers = agree(&routers, &test_query, "TestQuery").await?;
     let answer_len = answers[0].len();
     if settings.runs("deep") {
-        deep_case(&settings, &routers, &subgraphs, &test_query, &answers).await?;
+        // Hive Router 0.2 has no inbound deduplication: ours without it, for comparison.
+        let variant = RouterProcess::start_variant(
+            &supergraph,
+            dir.path(),
+            Some("without inbound dedupe"),
+            &[("ROUTER_TRAFFIC__DEDUPLICATE_REQUESTS", "false")],
+        )
+        .await?;
+        let mut deep: Vec<(&RouterProcess, &Bytes)> = routers.iter().zip(&answers).collect();
+        deep.push((&variant, &answers[0]));
+        deep_case(&settings, &deep, &subgraphs, &test_query).await?;
+    }
+    if settings.runs("edge") {
+        let body = (&test_query, &answers[0]);
+        edge::edge_case(
+            &settings,
+            &routers[0],
+            &subgraphs,
+            &supergraph,
+            dir.path(),
+            body,
+        )
+        .await?;
     }
     // `many` before `large`, so its RSS figures start from the deep case's, not from the
     // large answers'.
@@ -126,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
 /// What one timed load against one router measured.
 struct Measured {
     kind: Kind,
+    label: String,
     mode: &'static str,
     outcome: Outcome,
     /// Router CPU per request in microseconds.
@@ -167,6 +194,7 @@ async fn measure(
     let outcome = running.await??;
     Ok(Measured {
         kind: router.kind,
+        label: router.label.clone(),
         mode,
         cpu_us: cpu.map(|c| c / outcome.requests.max(1) as f64 * 1e6),
         peak_rss_kib,
@@ -185,24 +213,29 @@ fn load_of(router: &RouterProcess, body: &Bytes, answer: &Bytes, connections: us
         measure_from: now,
         until: now,
         expect_len: answer.len(),
+        origin: None,
     }
 }
 
+/// `routers` with their expected answers; a variant of ours runs with the shared header
+/// only (with one header per connection nothing is identical, so it would measure the same).
 async fn deep_case(
     settings: &Settings,
-    routers: &[RouterProcess],
+    routers: &[(&RouterProcess, &Bytes)],
     subgraphs: &Subgraphs,
     body: &Bytes,
-    answers: &[Bytes],
 ) -> anyhow::Result<()> {
     println!(
         "== deep: TestQuery, {} bytes per answer, {} connections",
-        answers[0].len(),
+        routers[0].1.len(),
         settings.concurrency
     );
     let mut rows = Vec::new();
     for auth in [Auth::Shared, Auth::PerConnection] {
-        for (router, answer) in routers.iter().zip(answers) {
+        for &(router, answer) in routers {
+            if auth == Auth::PerConnection && router.label != router.kind.label() {
+                continue;
+            }
             let mut load = load_of(router, body, answer, settings.concurrency);
             load.auth = auth;
             let window = (settings.warmup, settings.seconds);
@@ -268,7 +301,7 @@ fn print_measured(rows: &[Measured], cpu_ms: bool) {
 fn measured_row(m: &Measured, cpu_scale: f64) -> Vec<String> {
     let per_second = m.outcome.per_second();
     vec![
-        m.kind.label().into(),
+        m.label.clone(),
         m.mode.into(),
         fmt(Some(per_second), if per_second < 100.0 { 1 } else { 0 }),
         fmt(m.p(0.5), 2),
@@ -285,8 +318,12 @@ fn measured_row(m: &Measured, cpu_scale: f64) -> Vec<String> {
 
 fn ratio_row(ours: &Measured, hive: &Measured) -> Vec<String> {
     let kib = |m: &Measured| m.peak_rss_kib.map(|k| k as f64);
+    let ours_label = ours
+        .label
+        .strip_prefix(Kind::Ours.label())
+        .unwrap_or_default();
     vec![
-        "ours / hive".into(),
+        format!("ours{ours_label} / hive"),
         ours.mode.into(),
         ratio(
             Some(ours.outcome.per_second()),
@@ -311,7 +348,7 @@ fn print_generator_cpu(rows: &[Measured], settings: &Settings) {
         .iter()
         .map(|m| {
             let share = m.outcome.generator_cpu.map(|c| c / wall * 100.0);
-            format!("{} {} {}%", m.kind.label(), m.mode, fmt(share, 0))
+            format!("{} {} {}%", m.label, m.mode, fmt(share, 0))
         })
         .collect();
     println!("load generator CPU, % of one core: {}\n", shares.join("; "));

@@ -6,7 +6,7 @@
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
 use http::{HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -23,6 +23,8 @@ pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
     host: HeaderValue,
     path: String,
+    /// Sent as `Origin` (a browser's cross-origin request), when set.
+    pub origin: Option<HeaderValue>,
 }
 
 impl Connection {
@@ -40,6 +42,7 @@ impl Connection {
             sender,
             host: HeaderValue::from_str(authority)?,
             path: uri.path().to_owned(),
+            origin: None,
         })
     }
 
@@ -48,11 +51,14 @@ impl Connection {
         body: Bytes,
         auth: &HeaderValue,
     ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
-        let request = Request::post(self.path.as_str())
+        let mut request = Request::post(self.path.as_str())
             .header(HOST, self.host.clone())
             .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, auth.clone())
-            .body(Full::new(body))?;
+            .header(AUTHORIZATION, auth.clone());
+        if let Some(origin) = &self.origin {
+            request = request.header(ORIGIN, origin.clone());
+        }
+        let request = request.body(Full::new(body))?;
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         anyhow::ensure!(response.status().is_success(), "HTTP {}", response.status());
@@ -124,6 +130,8 @@ pub struct Load {
     pub until: Instant,
     /// The verified response length: any other length counts as an error.
     pub expect_len: usize,
+    /// An `Origin` header on every request.
+    pub origin: Option<&'static str>,
 }
 
 /// What the measured window of a load run saw.
@@ -200,7 +208,10 @@ async fn connection_loop(load: Load, auth: HeaderValue) -> (Vec<u32>, usize) {
         let conn = match connection.as_mut() {
             Some(conn) => conn,
             None => match Connection::open(&load.url).await {
-                Ok(conn) => connection.insert(conn),
+                Ok(mut conn) => {
+                    conn.origin = load.origin.map(HeaderValue::from_static);
+                    connection.insert(conn)
+                }
                 Err(_) => {
                     errors += usize::from(measured);
                     tokio::time::sleep(Duration::from_millis(10)).await;

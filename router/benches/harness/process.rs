@@ -28,6 +28,8 @@ impl Kind {
 /// A running router child process.
 pub struct RouterProcess {
     pub kind: Kind,
+    /// How tables name it: the kind's label, or that and a variant.
+    pub label: String,
     /// `http://127.0.0.1:<port>/graphql`
     pub url: String,
     child: Child,
@@ -51,8 +53,22 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, Stdio, Stdio)> {
 impl RouterProcess {
     /// Our `router serve` on the supergraph file.
     pub async fn start_ours(supergraph: &Path, dir: &Path) -> anyhow::Result<RouterProcess> {
+        RouterProcess::start_variant(supergraph, dir, None, &[]).await
+    }
+
+    /// Our router with `env` over the bench's settings, named `variant` in tables (e.g. a
+    /// switched-off feature, to measure what it costs).
+    pub async fn start_variant(
+        supergraph: &Path,
+        dir: &Path,
+        variant: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<RouterProcess> {
         let port = free_port()?;
-        let (log, out, err) = log_file(dir, "router")?;
+        let name = variant.map_or("router".to_owned(), |v| {
+            format!("router-{v}").replace(' ', "-")
+        });
+        let (log, out, err) = log_file(dir, &name)?;
         let child = Command::new(env!("CARGO_BIN_EXE_router"))
             .arg("serve")
             .arg("--supergraph")
@@ -65,12 +81,16 @@ impl RouterProcess {
             .env("ROUTER_RATE_LIMIT__COST__CAPACITY", "1000000000000")
             .env("ROUTER_DEMAND_CONTROL__MAX_COST", "1e12")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
             .context("spawning router")?;
-        let process = RouterProcess::new(Kind::Ours, port, child, log);
+        let mut process = RouterProcess::new(Kind::Ours, port, child, log);
+        if let Some(variant) = variant {
+            process.label = format!("{} {variant}", Kind::Ours.label());
+        }
         process.wait_ready("/health").await?;
         Ok(process)
     }
@@ -102,6 +122,7 @@ impl RouterProcess {
     fn new(kind: Kind, port: u16, child: Child, log: PathBuf) -> RouterProcess {
         RouterProcess {
             kind,
+            label: kind.label().to_owned(),
             url: format!("http://127.0.0.1:{port}/graphql"),
             child,
             log,
