@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README "Quick start"). Installs the services the tests start
-# (redis-server) when missing and running as root, then runs format, lint and every test.
+# (redis-server, chromium) when missing and running as root, then runs format, lint and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 need redis-server || install redis-server redis-server || [ "${CI:-}" != true ]
+# The live UI and the playground are tested in Debian's Chromium (tests/browser.rs).
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || install chromium chromium || [ "${CI:-}" != true ]
 
 # CI builds once from scratch: incremental artifacts would only cost disk and time.
 if [ "${CI:-}" = true ]; then
@@ -25,6 +27,11 @@ fi
 (cd clients/compat && npm ci --no-audit --no-fund --loglevel=error)
 # The differential suite runs Apollo Gateway and Apollo's composition (pinned the same way).
 (cd router/tests/differential && npm ci --no-audit --no-fund --loglevel=error)
+# The live UI (web/) and the playground: their committed bundles, which the binaries compile
+# in, must be what their sources build to; web/ also holds the browser tests.
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
+(cd playground && npm ci --no-audit --no-fund --loglevel=error)
+(cd web && npm run --silent check-bundles)
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

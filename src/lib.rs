@@ -105,7 +105,9 @@ impl std::fmt::Display for Urls {
         writeln!(f, "accounts       {}/graphql", self.accounts)?;
         writeln!(f, "boards         {}/graphql", self.boards)?;
         writeln!(f, "chat           {}/graphql", self.chat)?;
-        writeln!(f, "notifications  {}/graphql", self.notifications)
+        writeln!(f, "notifications  {}/graphql", self.notifications)?;
+        writeln!(f, "live UI        {}/", self.router)?;
+        writeln!(f, "playground     {}/graphql (in a browser)", self.router)
     }
 }
 
@@ -253,7 +255,7 @@ impl Platform {
             router_config.rate_limit.redis_url = config.redis_url.clone();
         }
         tasks.spawn(async move {
-            router::serve(router_config, router_listener, token)
+            router::serve_with(router_config, router_listener, token, live_ui())
                 .await
                 .map_err(|e| format!("router: {e}"))
         });
@@ -282,6 +284,15 @@ impl Platform {
             None => Ok(()),
         }
     }
+}
+
+/// The live UI (`web/`, built into `web/dist` and compiled in): `index.html` at `/` (its
+/// routes live in the URL's hash), assets under `/assets/`, and the persisted-document
+/// manifest of its operations.
+pub fn live_ui() -> axum::Router {
+    static WEB: include_dir::Dir<'static> =
+        include_dir::include_dir!("$CARGO_MANIFEST_DIR/web/dist");
+    router::http::assets::Assets(&WEB).routes("/", "", &["persisted-documents.json"])
 }
 
 /// Composes the running subgraphs' SDL (with their actual URLs) into the router's supergraph.

@@ -2,6 +2,7 @@
 //! streamed results (SSE and multipart, see [`stream`]), WebSocket upgrades (see [`ws`]),
 //! `GET /health`.
 
+pub mod assets;
 mod batch;
 pub mod edge;
 mod stream;
@@ -84,9 +85,13 @@ impl AppState {
 
 /// The router's HTTP application.
 pub fn app(state: Arc<AppState>) -> axum::Router {
-    axum::Router::new()
+    let mut router = axum::Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
-        .route("/health", get(health))
+        .route("/health", get(health));
+    if state.edge.playground {
+        router = router.merge(assets::PLAYGROUND.routes("/playground", "/playground", &[]));
+    }
+    router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             edge::middleware,
@@ -145,8 +150,10 @@ fn negotiate(headers: &HeaderMap) -> Option<Accepted> {
             continue;
         }
         let candidate = match media.as_str() {
-            GRAPHQL_RESPONSE_JSON | "*/*" | "application/*" => MediaType::GraphQLResponseJson,
-            JSON => MediaType::Json,
+            GRAPHQL_RESPONSE_JSON => MediaType::GraphQLResponseJson,
+            // What GraphQL over HTTP recommends for a client that accepts anything (and
+            // what its reference audit checks): the media type every client understands.
+            JSON | "*/*" | "application/*" => MediaType::Json,
             "text/event-stream" => {
                 stream = stream.or(Some(StreamMedia::EventStream));
                 continue;
@@ -167,6 +174,18 @@ fn negotiate(headers: &HeaderMap) -> Option<Accepted> {
     }
     let json = best.map(|(_, media)| media);
     (json.is_some() || stream.is_some()).then_some(Accepted { json, stream })
+}
+
+/// A browser navigating to the endpoint (it lists `text/html`); GraphQL clients never do.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|range| range.trim().to_ascii_lowercase().starts_with("text/html"))
+        })
 }
 
 async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -231,6 +250,9 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
         };
     }
     let headers = parts.headers;
+    if state.edge.playground && wants_html(&headers) {
+        return assets::PLAYGROUND.index();
+    }
     let Some(accepted) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -259,10 +281,22 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
             )
         }
     };
+    let extensions = match params
+        .get("extensions")
+        .map(|v| serde_json::from_str::<Option<Map<String, Value>>>(v))
+    {
+        None => None,
+        Some(Ok(extensions)) => extensions,
+        Some(Err(e)) => {
+            let message = format!("invalid `extensions`: {e}");
+            return bad_request(StatusCode::BAD_REQUEST, media, &message);
+        }
+    };
     let request = GraphQLRequest {
         query,
         operation_name: params.get("operationName").cloned(),
         variables,
+        extensions,
     };
     respond(state, request, &headers, ip, accepted, false).await
 }

@@ -124,6 +124,17 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    serve_with(config, listener, shutdown, axum::Router::new()).await
+}
+
+/// [`serve`] with `extra` routes next to the router's own (the platform's live UI); the
+/// router's routes win where both match.
+pub async fn serve_with(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    extra: axum::Router,
+) -> Result<(), ServeError> {
     let state = match config.source()? {
         config::Source::File(_) => {
             let state = load_state(&config, shutdown.clone())?;
@@ -146,7 +157,9 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
         }
     });
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let service = extra
+        .merge(app(state))
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;

@@ -117,6 +117,9 @@ pub struct GraphQLRequest {
     pub operation_name: Option<String>,
     #[serde(default)]
     pub variables: Option<Map<String, Value>>,
+    /// Protocol extensions; when present it must be an object (else HTTP 400).
+    #[serde(default)]
+    pub extensions: Option<Map<String, Value>>,
 }
 
 /// What the transport a request came over allows.

@@ -268,3 +268,38 @@ async fn accept_quality_values_decide_the_media_type() {
     let (status, _, _) = post(&app, body, &[("accept", "application/json;q=0")]).await;
     assert_eq!(status, 406);
 }
+
+#[tokio::test]
+async fn browsers_get_the_playground_unless_it_is_switched_off() {
+    use router::execute::fetch::SubgraphClient;
+    use std::sync::Arc;
+    let sdl = fixture("demo");
+    for enabled in [true, false] {
+        let config = router::Config {
+            playground: router::config::PlaygroundConfig { enabled },
+            ..Default::default()
+        };
+        let client = Arc::new(SubgraphClient::new());
+        let state = router::RouterState::new(&sdl, client, config.execution()).unwrap();
+        let edge = router::http::Edge::new(&config).unwrap();
+        let app = router::app(Arc::new(router::AppState::with_edge(state, edge)));
+        let get = |path: &str| {
+            Request::get(path)
+                .header("accept", "text/html")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (status, ctype, _) = send(&app, get("/graphql")).await;
+        let (asset, _, _) = send(&app, get("/playground")).await;
+        if enabled {
+            assert_eq!((status, ctype.as_str()), (200, "text/html; charset=utf-8"));
+            assert_eq!(asset, 200);
+        } else {
+            assert_eq!(
+                (status, asset),
+                (406, 404),
+                "switched off: plain GraphQL over HTTP"
+            );
+        }
+    }
+}

@@ -67,6 +67,23 @@ pub struct Config {
     pub demand_control: DemandControlConfig,
     /// Request budgets per caller, operation and cost, in Redis or in memory.
     pub rate_limit: RateLimitConfig,
+    /// GraphiQL for browsers.
+    pub playground: PlaygroundConfig,
+}
+
+/// The GraphQL playground (GraphiQL with the explorer and a sign-in helper, every asset
+/// served by the router): `GET /graphql` from a browser (`Accept: text/html`) and
+/// `/playground`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlaygroundConfig {
+    pub enabled: bool,
+}
+
+impl Default for PlaygroundConfig {
+    fn default() -> Self {
+        PlaygroundConfig { enabled: true }
+    }
 }
 
 /// Timeouts of subgraph calls and of whole client requests.
@@ -129,6 +146,7 @@ impl Default for Config {
             subgraph_errors: SubgraphErrorsConfig::default(),
             demand_control: DemandControlConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            playground: PlaygroundConfig::default(),
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Edge {
     pub max_body_bytes: usize,
     pub gate: Option<Gate>,
     pub trusted_proxies: Vec<IpNet>,
+    /// GraphiQL for browsers at `GET /graphql` (see [`super::assets`]).
+    pub playground: bool,
 }
 
 impl Edge {
@@ -39,6 +41,7 @@ impl Edge {
             max_body_bytes: config.limits.max_body_bytes,
             gate,
             trusted_proxies: config.rate_limit.trusted_proxies.clone(),
+            playground: config.playground.enabled,
         })
     }
 

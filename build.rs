@@ -1,0 +1,4 @@
+// The live UI's bundle is compiled in (`include_dir!`): rebuild when it changes.
+fn main() {
+    println!("cargo:rerun-if-changed=web/dist");
+}
