@@ -80,6 +80,12 @@ impl RouterProcess {
             .env("ROUTER_RATE_LIMIT__PER_USER__CAPACITY", "1000000000")
             .env("ROUTER_RATE_LIMIT__COST__CAPACITY", "1000000000000")
             .env("ROUTER_DEMAND_CONTROL__MAX_COST", "1e12")
+            // The `large` case is TestQuery's selections under 97 aliases: over the default
+            // operation limits, which hive-router does not have.
+            .env("ROUTER_LIMITS__MAX_ALIASES", "1000")
+            .env("ROUTER_LIMITS__MAX_ROOT_FIELDS", "1000")
+            .env("ROUTER_LIMITS__MAX_HEIGHT", "100000")
+            .env("ROUTER_LIMITS__MAX_TOKENS", "1000000")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
