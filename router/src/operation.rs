@@ -274,8 +274,15 @@ fn collect_conditions(set: &executable::SelectionSet, names: &mut Vec<Name>) {
 /// Adds `selection` to `target`, merging it with a field of the same response key, or with
 /// a fragment of the same type condition when that is the last selection: merging into an
 /// earlier one would move its fields before the selections between them, and response
-/// fields come in the order CollectFields first meets them.
+/// fields come in the order CollectFields first meets them. A fragment equal to one already
+/// there is dropped.
 pub fn push_merged(target: &mut Vec<Selection>, selection: Selection) {
+    // A fragment equal to an earlier one adds nothing (its fields were collected there,
+    // first); kept, it would make the subgraph resolve every entity once more per copy, as
+    // when one entity fetch serves many paths that select alike.
+    if matches!(selection, Selection::Fragment(_)) && target.contains(&selection) {
+        return;
+    }
     let existing = match &selection {
         Selection::Field(b) => target.iter_mut().find(|s| match s {
             Selection::Field(a) => a.response_key() == b.response_key(),
@@ -370,5 +377,41 @@ fn value_variables(value: &Value, out: &mut Vec<Name>) {
         Value::List(items) => items.iter().for_each(|v| value_variables(v, out)),
         Value::Object(fields) => fields.iter().for_each(|(_, v)| value_variables(v, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fragment(on: &str, field: &str) -> Selection {
+        let mut leaf = FieldSelection::typename();
+        leaf.name = Name::new(field).expect("a name");
+        Selection::Fragment(FragmentSelection {
+            type_condition: Name::new(on).expect("a name"),
+            selections: vec![Selection::Field(leaf)],
+        })
+    }
+
+    #[test]
+    fn an_equal_fragment_is_selected_once_even_when_not_adjacent() {
+        // One entity fetch serving paths that alternate between two types (the benchmark's
+        // aliased roots): equal fragments would make the subgraph resolve each entity again.
+        let mut target = Vec::new();
+        let from = [
+            ("User", "a"),
+            ("Product", "b"),
+            ("User", "a"),
+            ("Product", "b"),
+        ];
+        merge_all(&mut target, from.map(|(on, f)| fragment(on, f)).to_vec());
+        assert_eq!(
+            target,
+            vec![fragment("User", "a"), fragment("Product", "b")]
+        );
+        // Fragments that differ stay, in order: merging `User { c }` into the first one would
+        // move `c` before `Product`'s fields.
+        push_merged(&mut target, fragment("User", "c"));
+        assert_eq!(target.len(), 3);
     }
 }
