@@ -314,6 +314,19 @@ mod tests {
             ("http://keys/jwks.json", "iss", "aud")
         );
     }
+
+    #[test]
+    fn the_rate_limit_redis_comes_from_either_variable() {
+        for name in ["REDIS_URL", "ROUTER_RATE_LIMIT__REDIS_URL"] {
+            let vars = env(&[("ROUTER_SUPERGRAPH", "x"), (name, "redis://r:6379/")]);
+            let config = load(None, &vars, Map::new()).expect(name);
+            assert_eq!(
+                config.rate_limit.redis_url.as_deref(),
+                Some("redis://r:6379/"),
+                "{name}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

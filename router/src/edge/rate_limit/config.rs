@@ -19,7 +19,6 @@ pub struct RateLimitConfig {
     /// spend one budget per caller. Unset: each router process keeps its own buckets in memory
     /// (fine for one replica; with N replicas a caller gets up to N times the budget). Filled
     /// from `REDIS_URL` when unset here.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key: `<key_prefix>:<rule>:<key>`. Deployments sharing one
     /// Redis need distinct prefixes.
