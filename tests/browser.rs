@@ -4,24 +4,10 @@
 //! and subscription, axe-core on every page, screenshots at desktop and phone widths).
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
 
-use common::Stack;
-
-/// Installs the pinned packages (`npm ci`) when they are not there yet.
-fn ensure_node_modules(dir: &Path, probe: &str) {
-    if dir.join("node_modules").join(probe).exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm is installed (Node.js is part of the toolchain this repo needs)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
+use common::{ensure_node_modules, Stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_work_together_live_in_chromium() {

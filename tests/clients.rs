@@ -4,29 +4,15 @@
 //! reference client and the GraphQL-over-HTTP server audit (graphql-http).
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
 
-use common::Stack;
-
-/// Installs the pinned packages when they are not there yet (`npm ci`).
-fn ensure_node_modules(dir: &Path) {
-    if dir.join("node_modules/graphql-http").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm is installed (Node.js is part of the toolchain this repo needs)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
+use common::{ensure_node_modules, Stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apollo_client_and_urql_subscribe_through_the_router_unchanged() {
     let compat = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/compat");
-    ensure_node_modules(&compat);
+    ensure_node_modules(&compat, "graphql-http");
 
     let stack = Stack::start().await;
     let url = stack.graphql_url();
@@ -74,7 +60,7 @@ async fn apollo_client_and_urql_subscribe_through_the_router_unchanged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_graphql_over_http_audit_passes_with_the_edge_on() {
     let compat = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/compat");
-    ensure_node_modules(&compat);
+    ensure_node_modules(&compat, "graphql-http");
     let stack = Stack::start().await;
     let output = tokio::process::Command::new("node")
         .arg("audit.mjs")

@@ -105,3 +105,16 @@ impl Drop for Stack {
         self.shutdown.cancel();
     }
 }
+
+/// Installs a Node project's pinned packages (`npm ci`) unless `node_modules/<probe>` is there.
+pub fn ensure_node_modules(dir: &std::path::Path, probe: &str) {
+    if dir.join("node_modules").join(probe).exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm is installed (Node.js is part of the toolchain this repo needs)");
+    assert!(status.success(), "npm ci failed in {}", dir.display());
+}
