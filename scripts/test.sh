@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README "Quick start"). Installs the services the tests start
-# (redis-server, chromium) when missing and running as root, then runs format, lint and every test.
+# (redis-server, nginx, chromium) when missing and running as root, then runs format, lint and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 need redis-server || install redis-server redis-server || [ "${CI:-}" != true ]
+# The deployment topology runs behind real NGINX (tests/topology.rs).
+need nginx || install nginx nginx || [ "${CI:-}" != true ]
 # The live UI and the playground are tested in Debian's Chromium (tests/browser.rs).
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || install chromium chromium || [ "${CI:-}" != true ]
 
@@ -32,6 +34,9 @@ fi
 (cd web && npm ci --no-audit --no-fund --loglevel=error)
 (cd playground && npm ci --no-audit --no-fund --loglevel=error)
 (cd web && npm run --silent check-bundles)
+# The Kubernetes manifests against the Kubernetes schemas (shipped offline by the package).
+python3 -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0 pyyaml
+python3 deploy/k8s/validate.py
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
