@@ -74,10 +74,17 @@ impl AppState {
         &self,
         authorization: Option<&str>,
     ) -> Result<Option<String>, AuthError> {
+        Ok(self.verify(authorization).await?.map(|claims| claims.sub))
+    }
+
+    /// [`AppState::authenticate`] returning the whole verified claims (a WebSocket ends
+    /// when its token expires).
+    pub async fn verify(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Option<auth::Claims>, AuthError> {
         match (&self.verifier, authorization) {
-            (Some(verifier), Some(value)) => {
-                verifier.verify_header(value).await.map(|c| Some(c.sub))
-            }
+            (Some(verifier), Some(value)) => verifier.verify_header(value).await.map(Some),
             _ => Ok(None),
         }
     }

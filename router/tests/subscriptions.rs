@@ -1029,3 +1029,39 @@ async fn with_a_verifier_bad_tokens_are_refused_before_connection_ack() {
     assert_eq!(response.status(), 401);
     assert_eq!(fed.live.opened(), 0);
 }
+
+#[tokio::test]
+async fn a_websocket_ends_when_its_token_expires() {
+    let signer = auth::TokenSigner::ephemeral("issuer", "audience");
+    let verifier = Arc::new(auth::TokenVerifier::from_jwks(
+        &signer.jwks(),
+        "issuer",
+        "audience",
+    ));
+    let fed = Federation::start_with(fast_settings(), Some(verifier)).await;
+    let (short, _) = signer.sign("u1", chrono::Duration::seconds(2)).unwrap();
+    let (long, _) = signer.sign("u1", chrono::Duration::minutes(15)).unwrap();
+    let started = std::time::Instant::now();
+    let mut expiring = Client::init(&fed.ws_url, &format!("Bearer {short}")).await;
+    let mut lasting = Client::init(&fed.ws_url, &format!("Bearer {long}")).await;
+    expiring.subscribe("1", SUBSCRIPTION, json!({})).await;
+    let closed = loop {
+        let message = expiring.recv().await;
+        if message.get("closed").is_some() {
+            break message;
+        }
+        let kind = message["type"].as_str().unwrap_or_default();
+        assert!(["next", "complete"].contains(&kind), "{message}");
+    };
+    assert_eq!(
+        (&closed["closed"], &closed["reason"]),
+        (&json!(4403), &json!("Forbidden: the access token expired"))
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    lasting.send(json!({ "type": "ping" })).await;
+    assert_eq!(
+        lasting.recv().await,
+        json!({ "type": "pong" }),
+        "a valid token stays"
+    );
+}

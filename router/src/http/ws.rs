@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 /// Initial read buffer of one client connection. tungstenite allocates it up front and
 /// grows it for a larger message; clients mostly send a few small messages (init,
@@ -228,6 +229,16 @@ struct Session {
 struct Connection {
     forwarded: Forwarded,
     caller: Caller,
+    /// When the verified token expires: the connection ends then (close 4403), and the
+    /// client reconnects with a fresh one. `None` without a verifier or a token.
+    expires: Option<tokio::time::Instant>,
+}
+
+/// Seconds since the epoch, as the token's `exp` counts them.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 enum Flow {
@@ -261,7 +272,17 @@ impl Session {
         tokio::pin!(init_deadline);
         let mut keepalive = tokio::time::interval(self.settings.keepalive);
         keepalive.reset();
+        // Armed at `connection_init` when the token has an expiry.
+        let expiry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(expiry);
+        let mut armed = false;
         loop {
+            if !armed {
+                if let Some(at) = self.headers.as_ref().and_then(|c| c.expires) {
+                    expiry.as_mut().reset(at);
+                    armed = true;
+                }
+            }
             let flow = tokio::select! {
                 message = socket.recv() => match message {
                     Some(Ok(Message::Text(text))) => {
@@ -282,6 +303,9 @@ impl Session {
                         return;
                     }
                     Flow::Continue
+                }
+                _ = &mut expiry, if armed => {
+                    Flow::Close(4403, "Forbidden: the access token expired".into())
                 }
                 _ = &mut init_deadline, if self.headers.is_none() => {
                     Flow::Close(4408, "Connection initialisation timeout".into())
@@ -433,13 +457,18 @@ impl Session {
         let authorization = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = app
-            .authenticate(authorization)
-            .await
-            .map_err(|e| e.to_string())?;
+        let claims = app.verify(authorization).await.map_err(|e| e.to_string())?;
+        let expires = claims.as_ref().map(|claims| {
+            let left = claims.exp.saturating_sub(unix_now()).max(0);
+            tokio::time::Instant::now() + Duration::from_secs(left.unsigned_abs())
+        });
         Ok(Connection {
             forwarded: app.edge.headers.forwarded(&headers),
-            caller: Caller { user, ip },
+            caller: Caller {
+                user: claims.map(|claims| claims.sub),
+                ip,
+            },
+            expires,
         })
     }
 }
