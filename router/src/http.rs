@@ -332,6 +332,10 @@ async fn respond(
         (Outcome::Executed { data, errors }, None, Some(stream)) => {
             stream::single(stream, executed_text(data, &errors).into())
         }
+        (Outcome::Complete(body), Some(media), _) => graphql_bytes(StatusCode::OK, media, body),
+        (Outcome::Complete(body), None, Some(stream)) => {
+            stream::single(stream, String::from_utf8_lossy(&body).into())
+        }
         (Outcome::Subscribed(events), _, Some(stream)) => stream::events(
             stream,
             events,
@@ -384,7 +388,9 @@ async fn respond(
         }
         // Unreachable by construction (no JSON and no stream is rejected by `negotiate`,
         // subscriptions only start when a stream is accepted); answered, never a panic.
-        (Outcome::Executed { .. } | Outcome::Subscribed(_), ..) => not_acceptable(),
+        (Outcome::Executed { .. } | Outcome::Complete(_) | Outcome::Subscribed(_), ..) => {
+            not_acceptable()
+        }
     }
 }
 
@@ -441,8 +447,8 @@ fn graphql_response(status: StatusCode, media: MediaType, body: Value) -> Respon
     graphql_bytes(status, media, serde_json::to_vec(&body).unwrap_or_default())
 }
 
-fn graphql_bytes(status: StatusCode, media: MediaType, bytes: Vec<u8>) -> Response {
-    let mut response = (status, bytes).into_response();
+fn graphql_bytes(status: StatusCode, media: MediaType, bytes: impl Into<bytes::Bytes>) -> Response {
+    let mut response = (status, bytes.into()).into_response();
     let content_type = format!("{}; charset=utf-8", media.as_str());
     if let Ok(value) = HeaderValue::from_str(&content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);

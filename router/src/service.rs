@@ -85,8 +85,8 @@ struct ExecutionKey {
     epoch: u64,
 }
 
-/// An executed operation's response up to its `data` and its errors, shareable.
-type Executed = Arc<(Vec<u8>, Vec<Value>)>;
+/// An executed operation's whole response body, shareable.
+type Executed = bytes::Bytes;
 
 impl RouterState {
     /// Parses `sdl` into a ready state sharing `client`'s connection pools.
@@ -138,6 +138,9 @@ pub enum Outcome {
     /// An executed operation (possibly with field errors and partial data); `data` is the
     /// response up to and including its `data` entry (see [`executed_body`]).
     Executed { data: Vec<u8>, errors: Vec<Value> },
+    /// An executed operation's whole response body, shared by identical requests in flight
+    /// (cloning it copies nothing).
+    Complete(bytes::Bytes),
     /// A subscription: its results, one per event.
     Subscribed(EventStream),
 }
@@ -428,13 +431,10 @@ async fn execute_operation(
         let (state, prepared, headers, id) = owned;
         // The plan in the key is kept alive by this task, so its address is not reused.
         let result = execute_plan(&state, &prepared, &variables, &headers, &id, None, cost);
-        Arc::new(result.await)
+        let (data, errors) = result.await;
+        bytes::Bytes::from(executed_body(data, &errors))
     };
-    let (executed, _) = state.executions.run(key, work).await;
-    Outcome::Executed {
-        data: executed.0.clone(),
-        errors: executed.1.clone(),
-    }
+    Outcome::Complete(state.executions.run(key, work).await.0)
 }
 
 async fn execute_plan(

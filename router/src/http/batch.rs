@@ -63,6 +63,7 @@ pub(super) async fn respond(
         }
         match outcome {
             Ok(Outcome::Executed { data, errors }) => out.extend(executed_body(data, &errors)),
+            Ok(Outcome::Complete(body)) => out.extend_from_slice(&body),
             Ok(Outcome::Refused(refusal)) => {
                 let _ = serde_json::to_writer(&mut out, &json!({ "errors": refusal.errors() }));
             }

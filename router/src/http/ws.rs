@@ -490,6 +490,10 @@ fn operation(app: Arc<AppState>, request: GraphQLRequest, headers: Arc<Connectio
                         let payload = executed_text(data, &errors).into();
                         return Some((Out::Next(payload), Some(Step::Finish)));
                     }
+                    Outcome::Complete(body) => {
+                        let payload = String::from_utf8_lossy(&body).into();
+                        return Some((Out::Next(payload), Some(Step::Finish)));
+                    }
                     Outcome::Refused(refusal) => return Some((Out::Error(refusal.errors()), None)),
                 },
                 Step::Events(events) => events,
