@@ -187,20 +187,25 @@ fn check_container(c: &Container) -> Vec<Url> {
         config.mongodb_url.is_some() && config.redis_url.is_some(),
         "{what}: deployments run on the real services"
     );
-    let served = routes("subgraphs/kit/src/server.rs");
+    check_probes(
+        c,
+        &routes("subgraphs/kit/src/server.rs"),
+        config.listen.port(),
+    );
+    Vec::new()
+}
+
+/// Every health check of `c` asks a path the binary serves, on the port it listens on.
+fn check_probes(c: &Container, served: &BTreeSet<String>, port: u16) {
+    let what = &c.what;
     assert!(!c.probes.is_empty(), "{what}: no health check");
-    for (path, port) in &c.probes {
+    for (path, probed) in &c.probes {
         assert!(
             served.contains(path),
             "{what}: probes {path}, served: {served:?}"
         );
-        assert_eq!(
-            *port,
-            config.listen.port(),
-            "{what}: probes a port it does not listen on"
-        );
+        assert_eq!(*probed, port, "{what}: probes a port it does not listen on");
     }
-    Vec::new()
 }
 
 fn check_router(c: &Container) -> Vec<Url> {
@@ -223,19 +228,7 @@ fn check_router(c: &Container) -> Vec<Url> {
         SUBGRAPHS.into_iter().collect(),
         "{what}: composes every subgraph"
     );
-    let served = routes("router/src/http.rs");
-    assert!(!c.probes.is_empty(), "{what}: no health check");
-    for (path, port) in &c.probes {
-        assert!(
-            served.contains(path),
-            "{what}: probes {path}, served: {served:?}"
-        );
-        assert_eq!(
-            *port,
-            config.listen.port(),
-            "{what}: probes a port it does not listen on"
-        );
-    }
+    check_probes(c, &routes("router/src/http.rs"), config.listen.port());
     config.subgraphs.iter().map(|s| parse_url(&s.url)).collect()
 }
 

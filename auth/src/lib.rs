@@ -33,6 +33,14 @@ pub struct Claims {
     pub jti: String,
 }
 
+impl Claims {
+    /// How long until the token expires (zero once it has).
+    pub fn expires_in(&self) -> Duration {
+        let left = self.exp.saturating_sub(chrono::Utc::now().timestamp());
+        Duration::from_secs(left.max(0).unsigned_abs())
+    }
+}
+
 /// Why a token was refused. Every variant maps to `UNAUTHENTICATED` at the API; the message is
 /// safe to show to the caller.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -10,8 +10,7 @@ mod ws;
 
 use crate::edge::gate::Caller;
 use crate::service::{
-    executed_body, executed_text, run_request, GraphQLRequest, Outcome, Refusal, RequestContext,
-    RouterState, Transport,
+    run_request, GraphQLRequest, Outcome, Refusal, RequestContext, RouterState, Transport,
 };
 use arc_swap::ArcSwap;
 use auth::{AuthError, TokenVerifier};
@@ -274,29 +273,13 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
     let Some(query) = params.get("query").cloned() else {
         return bad_request(StatusCode::BAD_REQUEST, media, "missing `query` parameter");
     };
-    let variables = match params
-        .get("variables")
-        .map(|v| serde_json::from_str::<Option<Map<String, Value>>>(v))
-    {
-        None => None,
-        Some(Ok(variables)) => variables,
-        Some(Err(e)) => {
-            return bad_request(
-                StatusCode::BAD_REQUEST,
-                media,
-                &format!("invalid `variables`: {e}"),
-            )
-        }
-    };
-    let extensions = match params
-        .get("extensions")
-        .map(|v| serde_json::from_str::<Option<Map<String, Value>>>(v))
-    {
-        None => None,
-        Some(Ok(extensions)) => extensions,
-        Some(Err(e)) => {
-            let message = format!("invalid `extensions`: {e}");
-            return bad_request(StatusCode::BAD_REQUEST, media, &message);
+    let (variables, extensions) = match (
+        object_param(&params, "variables"),
+        object_param(&params, "extensions"),
+    ) {
+        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Err(message), _) | (_, Err(message)) => {
+            return bad_request(StatusCode::BAD_REQUEST, media, &message)
         }
     };
     let request = GraphQLRequest {
@@ -306,6 +289,16 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
         extensions,
     };
     respond(state, request, &headers, ip, accepted, false).await
+}
+
+/// A GET parameter holding a JSON object (or `null`), absent as `None`.
+fn object_param(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<Map<String, Value>>, String> {
+    params.get(name).map_or(Ok(None), |v| {
+        serde_json::from_str(v).map_err(|e| format!("invalid `{name}`: {e}"))
+    })
 }
 
 async fn respond(
@@ -326,14 +319,8 @@ async fn respond(
         Err(unauthenticated) => return unauthenticated.into_response(media),
     };
     match (outcome, accepted.json, accepted.stream) {
-        (Outcome::Executed { data, errors }, Some(media), _) => {
-            graphql_bytes(StatusCode::OK, media, executed_body(data, &errors))
-        }
-        (Outcome::Executed { data, errors }, None, Some(stream)) => {
-            stream::single(stream, executed_text(data, &errors).into())
-        }
-        (Outcome::Complete(body), Some(media), _) => graphql_bytes(StatusCode::OK, media, body),
-        (Outcome::Complete(body), None, Some(stream)) => {
+        (Outcome::Executed(body), Some(media), _) => graphql_bytes(StatusCode::OK, media, body),
+        (Outcome::Executed(body), None, Some(stream)) => {
             stream::single(stream, String::from_utf8_lossy(&body).into())
         }
         (Outcome::Subscribed(events), _, Some(stream)) => stream::events(
@@ -388,9 +375,7 @@ async fn respond(
         }
         // Unreachable by construction (no JSON and no stream is rejected by `negotiate`,
         // subscriptions only start when a stream is accepted); answered, never a panic.
-        (Outcome::Executed { .. } | Outcome::Complete(_) | Outcome::Subscribed(_), ..) => {
-            not_acceptable()
-        }
+        (Outcome::Executed(_) | Outcome::Subscribed(_), ..) => not_acceptable(),
     }
 }
 

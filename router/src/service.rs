@@ -135,12 +135,10 @@ pub struct Transport {
 pub enum Outcome {
     /// Not executed: the response has no `data`.
     Refused(Refusal),
-    /// An executed operation (possibly with field errors and partial data); `data` is the
-    /// response up to and including its `data` entry (see [`executed_body`]).
-    Executed { data: Vec<u8>, errors: Vec<Value> },
-    /// An executed operation's whole response body, shared by identical requests in flight
+    /// An executed operation (possibly with field errors and partial data): its whole
+    /// response body (see [`executed_body`]), which identical requests in flight share
     /// (cloning it copies nothing).
-    Complete(bytes::Bytes),
+    Executed(bytes::Bytes),
     /// A subscription: its results, one per event.
     Subscribed(EventStream),
 }
@@ -418,7 +416,7 @@ async fn execute_operation(
         if kind == OperationType::Mutation {
             state.client.writes.advance();
         }
-        return Outcome::Executed { data, errors };
+        return Outcome::Executed(executed_body(data, &errors).into());
     }
     let key = ExecutionKey {
         plan: Arc::as_ptr(&prepared) as usize,
@@ -427,14 +425,14 @@ async fn execute_operation(
         epoch: state.client.writes.current(),
     };
     let owned = (state.clone(), prepared, rc.headers, rc.request_id);
-    let work = move || async move {
+    let work = move |_: &ExecutionKey| async move {
         let (state, prepared, headers, id) = owned;
         // The plan in the key is kept alive by this task, so its address is not reused.
         let result = execute_plan(&state, &prepared, &variables, &headers, &id, None, cost);
         let (data, errors) = result.await;
         bytes::Bytes::from(executed_body(data, &errors))
     };
-    Outcome::Complete(state.executions.run(key, work).await.0)
+    Outcome::Executed(state.executions.run(key, work).await.0)
 }
 
 async fn execute_plan(

@@ -996,15 +996,23 @@ async fn subscriptions_per_connection_are_limited_with_a_clear_error() {
     fed.until_active(2).await;
 }
 
-#[tokio::test]
-async fn with_a_verifier_bad_tokens_are_refused_before_connection_ack() {
+/// A federation whose router verifies tokens, and the signer of valid ones.
+async fn verifying_federation() -> (auth::TokenSigner, Federation) {
     let signer = auth::TokenSigner::ephemeral("issuer", "audience");
     let verifier = Arc::new(auth::TokenVerifier::from_jwks(
         &signer.jwks(),
         "issuer",
         "audience",
     ));
-    let fed = Federation::start_with(fast_settings(), Some(verifier)).await;
+    (
+        signer,
+        Federation::start_with(fast_settings(), Some(verifier)).await,
+    )
+}
+
+#[tokio::test]
+async fn with_a_verifier_bad_tokens_are_refused_before_connection_ack() {
+    let (_, fed) = verifying_federation().await;
     let mut modern = Client::connect(&fed.ws_url, "graphql-transport-ws").await;
     modern
         .send(json!({ "type": "connection_init", "payload": { "Authorization": "Bearer forged" } }))
@@ -1032,13 +1040,7 @@ async fn with_a_verifier_bad_tokens_are_refused_before_connection_ack() {
 
 #[tokio::test]
 async fn a_websocket_ends_when_its_token_expires() {
-    let signer = auth::TokenSigner::ephemeral("issuer", "audience");
-    let verifier = Arc::new(auth::TokenVerifier::from_jwks(
-        &signer.jwks(),
-        "issuer",
-        "audience",
-    ));
-    let fed = Federation::start_with(fast_settings(), Some(verifier)).await;
+    let (signer, fed) = verifying_federation().await;
     let (short, _) = signer.sign("u1", chrono::Duration::seconds(2)).unwrap();
     let (long, _) = signer.sign("u1", chrono::Duration::minutes(15)).unwrap();
     let started = std::time::Instant::now();

@@ -112,16 +112,17 @@ impl SubgraphClient {
             .await;
         }
         let key = (request, self.writes.current());
-        let call = || {
+        let call = |(request, _): &(SubgraphRequest, u64)| {
+            let http = self.http.clone();
             send(
-                self.http.clone(),
+                http,
                 service.to_owned(),
-                key.0.clone(),
+                request.clone(),
                 timeout,
                 request_id,
             )
         };
-        self.in_flight.run(key.clone(), call).await.0
+        self.in_flight.run(key, call).await.0
     }
 }
 

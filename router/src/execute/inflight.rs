@@ -34,10 +34,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Joins the work in flight under `key`, or starts `work` under it. Started work runs on
-    /// its own task, so it completes (and leaves the table) even when every caller waiting
-    /// for it has gone away. Returns the result and whether it was joined.
-    pub async fn run<F>(&self, key: K, work: impl FnOnce() -> F) -> (V, bool)
+    /// Joins the work in flight under `key`, or starts `work(&key)` under it. Started work
+    /// runs on its own task, so it completes (and leaves the table) even when every caller
+    /// waiting for it has gone away. Returns the result and whether it was joined.
+    pub async fn run<F>(&self, key: K, work: impl FnOnce(&K) -> F) -> (V, bool)
     where
         F: Future<Output = V> + Send + 'static,
     {
@@ -48,7 +48,7 @@ where
                 None => {
                     let owner = Arc::clone(&self.table);
                     let remove = key.clone();
-                    let call = work();
+                    let call = work(&key);
                     let entry = async move {
                         let value = call.await;
                         owner.lock().remove(&remove);
@@ -103,7 +103,7 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         let call = |key| {
             let runs = runs.clone();
-            table.run(key, move || async move {
+            table.run(key, move |_| async move {
                 runs.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 key * 10
@@ -136,7 +136,7 @@ mod tests {
             let table = table.clone();
             tokio::spawn(async move {
                 table
-                    .run(7, move || async move {
+                    .run(7, move |_| async move {
                         tokio::time::sleep(Duration::from_millis(30)).await;
                         flag.fetch_add(1, Ordering::SeqCst);
                         1

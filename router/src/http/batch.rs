@@ -3,7 +3,7 @@
 //! limits apply to each); a batch over `max_size`, or any malformed entry, is refused whole.
 
 use super::{bad_request, graphql_bytes, run, AppState, MediaType};
-use crate::service::{executed_body, GraphQLRequest, Outcome, Transport};
+use crate::service::{GraphQLRequest, Outcome, Transport};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
@@ -62,8 +62,7 @@ pub(super) async fn respond(
             out.push(b',');
         }
         match outcome {
-            Ok(Outcome::Executed { data, errors }) => out.extend(executed_body(data, &errors)),
-            Ok(Outcome::Complete(body)) => out.extend_from_slice(&body),
+            Ok(Outcome::Executed(body)) => out.extend_from_slice(&body),
             Ok(Outcome::Refused(refusal)) => {
                 let _ = serde_json::to_writer(&mut out, &json!({ "errors": refusal.errors() }));
             }

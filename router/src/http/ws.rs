@@ -5,9 +5,7 @@
 use super::AppState;
 use crate::edge::gate::Caller;
 use crate::edge::headers::{request_id, Forwarded};
-use crate::service::{
-    executed_text, run_request, GraphQLRequest, Outcome, RequestContext, Transport,
-};
+use crate::service::{run_request, GraphQLRequest, Outcome, RequestContext, Transport};
 use crate::subscription::{EventStream, SubscriptionSettings};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -234,13 +232,6 @@ struct Connection {
     expires: Option<tokio::time::Instant>,
 }
 
-/// Seconds since the epoch, as the token's `exp` counts them.
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 enum Flow {
     Continue,
     Close(u16, String),
@@ -458,10 +449,9 @@ impl Session {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let claims = app.verify(authorization).await.map_err(|e| e.to_string())?;
-        let expires = claims.as_ref().map(|claims| {
-            let left = claims.exp.saturating_sub(unix_now()).max(0);
-            tokio::time::Instant::now() + Duration::from_secs(left.unsigned_abs())
-        });
+        let expires = claims
+            .as_ref()
+            .map(|claims| tokio::time::Instant::now() + claims.expires_in());
         Ok(Connection {
             forwarded: app.edge.headers.forwarded(&headers),
             caller: Caller {
@@ -486,11 +476,7 @@ fn operation(app: Arc<AppState>, request: GraphQLRequest, headers: Arc<Connectio
             let events = match step? {
                 Step::Start(app, request, headers) => match start(app, request, headers).await {
                     Outcome::Subscribed(events) => events,
-                    Outcome::Executed { data, errors } => {
-                        let payload = executed_text(data, &errors).into();
-                        return Some((Out::Next(payload), Some(Step::Finish)));
-                    }
-                    Outcome::Complete(body) => {
+                    Outcome::Executed(body) => {
                         let payload = String::from_utf8_lossy(&body).into();
                         return Some((Out::Next(payload), Some(Step::Finish)));
                     }
