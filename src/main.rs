@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         &config::process_env(),
         overrides,
     )?;
-    kit::telemetry::init(config.log_format, &config.log_level);
+    let telemetry = kit::telemetry::init("platform", config.log_format, &config.log_level);
     let shutdown = kit::server::shutdown_on_signals();
     let platform = Platform::start(&config, shutdown).await?;
     let store = if config.mongodb_url.is_some() {
@@ -77,5 +77,7 @@ async fn main() -> anyhow::Result<()> {
         config.data_dir.display()
     );
     print!("{}", platform.urls);
-    platform.wait().await
+    let ended = platform.wait().await;
+    telemetry.shutdown().await;
+    ended
 }

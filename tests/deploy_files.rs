@@ -2,7 +2,14 @@
 //! container of deploy/k8s runs a binary the image contains, every variable it sets is a key
 //! of that binary's configuration, health checks and probes ask paths the binary serves on the
 //! port it listens on, the routers' subgraph URLs name services that exist, and the NGINX
-//! template renders with exactly the variables compose and Kubernetes give it.
+//! template renders with exactly the variables compose and Kubernetes give it. Prometheus
+//! scrapes every service that serves /metrics, in compose and Kubernetes, and the Grafana
+//! dashboard compose provisions queries its data source and only metrics the code exports.
+
+#[path = "common/dashboard.rs"]
+mod dashboard;
+#[path = "deploy_files/observability.rs"]
+mod observability;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

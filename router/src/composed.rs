@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::compose::{compose_text, fetch_sdl, SubgraphInput};
-use crate::execute::fetch::SubgraphClient;
 use crate::{AppState, Config, RouterState, ServeError};
 
 /// One subgraph: its routing URL, and where its SDL comes from (the URL's `_service { sdl }`
@@ -64,7 +63,7 @@ pub async fn start(
     };
     let supergraph = compose_text(&inputs)
         .map_err(|e| ServeError::Compose(format!("composition failed:\n{e}")))?;
-    let client = Arc::new(SubgraphClient::new());
+    let client = crate::client(config);
     let state = RouterState::new(&supergraph, client, config.execution())?;
     let state = crate::app_state(config, state, shutdown.clone())?;
     if !config.poll_interval.is_zero() {

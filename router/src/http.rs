@@ -5,10 +5,12 @@
 pub mod assets;
 mod batch;
 pub mod edge;
+mod ready;
 mod stream;
 mod ws;
 
 use crate::edge::gate::Caller;
+use crate::metrics::{ClientInfo, RequestOutcome};
 use crate::service::{
     run_request, GraphQLRequest, Outcome, Refusal, RequestContext, RouterState, Transport,
 };
@@ -23,6 +25,7 @@ pub use edge::Edge;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use stream::StreamMedia;
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +42,8 @@ pub struct AppState {
     pub verifier: Option<Arc<TokenVerifier>>,
     /// Cancelled on shutdown: ends WebSocket sessions and streamed responses.
     pub shutdown: CancellationToken,
+    /// The last `/ready` verdict.
+    readiness: ready::Readiness,
 }
 
 impl AppState {
@@ -54,6 +59,7 @@ impl AppState {
             edge,
             verifier: None,
             shutdown: CancellationToken::new(),
+            readiness: ready::Readiness::default(),
         }
     }
 
@@ -93,7 +99,11 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> axum::Router {
     let mut router = axum::Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
-        .route("/health", get(health));
+        .route("/health", get(health))
+        .route("/ready", get(ready::ready));
+    if state.edge.metrics_here {
+        router = router.route("/metrics", get(metrics));
+    }
     if state.edge.playground {
         router = router.merge(assets::PLAYGROUND.routes("/playground", "/playground", &[]));
     }
@@ -107,6 +117,13 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
 
 async fn health() -> Response {
     (StatusCode::OK, axum::Json(json!({ "status": "UP" }))).into_response()
+}
+
+/// The Prometheus text exposition of the router's metrics.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.current.load().client.metrics.render();
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -313,6 +330,11 @@ async fn respond(
     let transport = Transport {
         allow_mutation,
         streaming: accepted.stream.is_some(),
+        name: match accepted.stream {
+            Some(StreamMedia::EventStream) => "sse",
+            Some(StreamMedia::Multipart) => "multipart",
+            None => "http",
+        },
     };
     let outcome = match run(&state, request, headers, ip, transport).await {
         Ok(outcome) => outcome,
@@ -404,21 +426,29 @@ pub(super) async fn run(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let user = state
-        .authenticate(authorization)
-        .await
-        .map_err(Unauthenticated)?;
     let current = state.current.load_full();
+    let client = ClientInfo::from_headers(headers);
+    let user = match state.authenticate(authorization).await {
+        Ok(user) => user,
+        Err(error) => {
+            let metrics = &current.client.metrics;
+            metrics.count_code("UNAUTHENTICATED");
+            metrics.record_request(None, RequestOutcome::Refused, &client, Duration::ZERO);
+            return Err(Unauthenticated(error));
+        }
+    };
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let context = RequestContext {
         headers: state.edge.headers.forwarded(headers),
-        request_id: headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+        span: crate::observe::request_span(headers, request_id),
+        request_id: request_id.to_owned(),
         caller: Caller { user, ip },
         transport,
         gate: state.edge.gate.as_ref(),
+        client,
     };
     Ok(run_request(&current, request, context).await)
 }

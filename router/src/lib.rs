@@ -13,6 +13,8 @@ pub mod edge;
 pub mod execute;
 pub mod flags;
 pub mod http;
+pub mod metrics;
+pub mod observe;
 pub mod operation;
 pub mod pipeline;
 pub mod plan;
@@ -98,8 +100,14 @@ pub fn load_state(
         ));
     };
     let sdl = read(path)?;
-    let state = RouterState::new(&sdl, Arc::new(SubgraphClient::new()), config.execution())?;
+    let state = RouterState::new(&sdl, client(config), config.execution())?;
     app_state(config, state, shutdown)
+}
+
+/// The subgraph client of a router instance, counting in metrics as `config` says.
+pub fn client(config: &Config) -> Arc<SubgraphClient> {
+    let metrics = metrics::Metrics::new(&config.telemetry.metrics);
+    Arc::new(SubgraphClient::with_metrics(metrics))
 }
 
 /// The shared HTTP state around a first router state.
@@ -150,10 +158,28 @@ pub async fn serve_with(
     if let Some(gate) = &state.edge.gate {
         tracing::info!(backend = gate.limiter().backend_name(), "rate limiting on");
     }
+    if let Some(address) = config.telemetry.metrics.listen {
+        let listener = TcpListener::bind(address).await?;
+        tracing::info!(listen = %address, "metrics listening");
+        let metrics = axum::Router::new()
+            .route("/metrics", axum::routing::get(http::metrics))
+            .with_state(state.clone());
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let serving = axum::serve(listener, metrics)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
+            if let Err(error) = serving {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
+    let metrics = state.current.load().client.metrics.clone();
+    let listener = metrics::process::CountingListener::new(listener, metrics);
     // Responses and WebSocket frames are written whole: Nagle's algorithm would only hold
     // the last segment of one back waiting for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        if let Err(error) = stream.set_nodelay(true) {
+        if let Err(error) = stream.io.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
         }
     });

@@ -135,25 +135,15 @@ fn shutdown_on_signals() -> CancellationToken {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     match Cli::parse().command {
+        Command::Serve(flags) => serve(flags).await,
         Command::Compose(args) => {
+            let _logs = tool_logs();
             std::process::exit(router::cli::compose_command(args).await.into())
         }
-        Command::Check(args) => std::process::exit(router::cli::check_command(args).await.into()),
-        Command::Serve(flags) => {
-            let file = flags.config.clone();
-            let env = std::env::vars().collect();
-            let config = router::config::load(file.as_deref(), &env, flags.overrides())?;
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
-                .with_context(|| format!("binding {}", config.listen))?;
-            tracing::info!(listen = %config.listen, "router listening");
-            router::serve(config, listener, shutdown_on_signals()).await?;
+        Command::Check(args) => {
+            let _logs = tool_logs();
+            std::process::exit(router::cli::check_command(args).await.into())
         }
         Command::Plan {
             supergraph,
@@ -162,28 +152,57 @@ async fn main() -> anyhow::Result<()> {
             variables,
             enabled_labels,
         } => {
-            let sdl = std::fs::read_to_string(&supergraph)
-                .with_context(|| format!("reading {}", supergraph.display()))?;
-            let sg = router::supergraph::Supergraph::parse(&sdl)?;
-            let query = match std::fs::read_to_string(&query) {
-                Ok(text) => text,
-                Err(_) => query,
-            };
-            let variables = match variables {
-                Some(text) => {
-                    serde_json::from_str(&text).context("--variables must be a JSON object")?
-                }
-                None => serde_json::Map::new(),
-            };
-            let plan = router::pipeline::plan_only(
-                &sg,
-                &query,
-                operation_name.as_deref(),
-                variables,
-                &enabled_labels,
-            )?;
-            println!("{plan}");
+            let _logs = tool_logs();
+            plan(supergraph, query, operation_name, variables, enabled_labels)
         }
     }
+}
+
+/// Logs of the one-shot commands: human-readable, no trace export.
+fn tool_logs() -> telemetry::Telemetry {
+    let export = telemetry::ExportSettings::default();
+    telemetry::init_with("router", telemetry::LogFormat::Human, "info", &export)
+}
+
+async fn serve(flags: ServeFlags) -> anyhow::Result<()> {
+    let env = std::env::vars().collect();
+    let file = flags.config.clone();
+    let config = router::config::load(file.as_deref(), &env, flags.overrides())?;
+    let telemetry = telemetry::init("router", config.telemetry.log_format, "info");
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %config.listen, "router listening");
+    let served = router::serve(config, listener, shutdown_on_signals()).await;
+    telemetry.shutdown().await;
+    Ok(served?)
+}
+
+fn plan(
+    supergraph: std::path::PathBuf,
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    enabled_labels: Vec<String>,
+) -> anyhow::Result<()> {
+    let sdl = std::fs::read_to_string(&supergraph)
+        .with_context(|| format!("reading {}", supergraph.display()))?;
+    let sg = router::supergraph::Supergraph::parse(&sdl)?;
+    let query = match std::fs::read_to_string(&query) {
+        Ok(text) => text,
+        Err(_) => query,
+    };
+    let variables = match variables {
+        Some(text) => serde_json::from_str(&text).context("--variables must be a JSON object")?,
+        None => serde_json::Map::new(),
+    };
+    let plan = router::pipeline::plan_only(
+        &sg,
+        &query,
+        operation_name.as_deref(),
+        variables,
+        &enabled_labels,
+    )?;
+    println!("{plan}");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! → execute → shape. Each stage is one function; [`prepare`] composes the pure ones.
 
 use crate::edge::limits::{measure, LimitError, LimitsConfig};
+use crate::metrics::Metrics;
 use crate::operation::{condition_variables, normalize, NormalizeError, NormalizedOperation};
 use crate::plan::cache::{CacheKey, PlanCache};
 use crate::plan::{plan, PlanError, QueryPlan};
@@ -114,13 +115,20 @@ pub struct PreparedOperation {
 pub struct Caches {
     pub documents: PlanCache<PreparedDocument>,
     pub plans: PlanCache<PreparedOperation>,
+    /// Where plan cache hits, misses and planning time are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Caches {
     pub fn new(capacity: usize) -> Caches {
+        Caches::with_metrics(capacity, Arc::default())
+    }
+
+    pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> Caches {
         Caches {
             documents: PlanCache::new(capacity),
             plans: PlanCache::new(capacity),
+            metrics,
         }
     }
 }
@@ -302,9 +310,12 @@ pub fn prepare_with(
     key.conditions
         .extend(sg.override_labels.iter().map(|l| labels.contains(l)));
     if let Some(prepared) = caches.plans.get(&key) {
+        caches.metrics.record_plan(None);
         return Ok((prepared, variables));
     }
+    let started = std::time::Instant::now();
     let prepared = Arc::new(normalize_and_plan(sg, document, &variables, &labels)?);
+    caches.metrics.record_plan(Some(started.elapsed()));
     caches.plans.insert(key, prepared.clone());
     Ok((prepared, variables))
 }

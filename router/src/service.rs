@@ -7,6 +7,8 @@ use crate::edge::limits::LimitsConfig;
 use crate::execute::fetch::SubgraphClient;
 use crate::execute::inflight::InFlight;
 use crate::execute::{execute, ExecutionContext};
+use crate::metrics::ClientInfo;
+use crate::observe::{observe, record_operation, Observed, TracingConfig};
 use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
 use crate::response::write_data;
 use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
@@ -17,6 +19,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Execution settings that do not depend on the supergraph (see [`crate::Config`] for
 /// what each means).
@@ -37,6 +40,8 @@ pub struct ExecutionSettings {
     pub demand_control: DemandControlConfig,
     /// Keep subgraph errors' `extensions` beyond `code` and `serviceName`.
     pub subgraph_error_extensions: bool,
+    /// What request spans carry.
+    pub tracing: TracingConfig,
     /// Identical queries in flight (same plan, variables and forwarded headers) share one
     /// execution.
     pub dedupe_requests: bool,
@@ -55,6 +60,7 @@ impl Default for ExecutionSettings {
             limits: LimitsConfig::default(),
             demand_control: DemandControlConfig::default(),
             subgraph_error_extensions: true,
+            tracing: TracingConfig::default(),
             dedupe_requests: true,
         }
     }
@@ -85,8 +91,8 @@ struct ExecutionKey {
     epoch: u64,
 }
 
-/// An executed operation's whole response body, shareable.
-type Executed = bytes::Bytes;
+/// An executed operation's whole response body, shareable, and whether it has errors.
+type Executed = (bytes::Bytes, bool);
 
 impl RouterState {
     /// Parses `sdl` into a ready state sharing `client`'s connection pools.
@@ -100,7 +106,7 @@ impl RouterState {
         Ok(RouterState {
             supergraph,
             cost,
-            caches: Caches::new(settings.plan_cache_size),
+            caches: Caches::with_metrics(settings.plan_cache_size, client.metrics.clone()),
             client,
             settings,
             subscriptions: SubscriptionHub::default(),
@@ -129,6 +135,8 @@ pub struct Transport {
     pub allow_mutation: bool,
     /// Whether results can be streamed (WebSocket, SSE, multipart): subscriptions need it.
     pub streaming: bool,
+    /// The transport's name in metrics: `http`, `sse`, `multipart`, `websocket`.
+    pub name: &'static str,
 }
 
 /// The result of a request.
@@ -249,6 +257,10 @@ pub struct RequestContext<'a> {
     pub transport: Transport,
     /// The rate-limit gate, when rate limiting is on.
     pub gate: Option<&'a Gate>,
+    /// Who is asking (client name and version headers), for metrics.
+    pub client: ClientInfo,
+    /// The request's span ([`crate::observe::request_span`]).
+    pub span: tracing::Span,
 }
 
 /// Runs `request` through parse → validate → limits → coerce → normalize → plan (cached)
@@ -256,7 +268,21 @@ pub struct RequestContext<'a> {
 pub async fn run_request(
     state: &Arc<RouterState>,
     request: GraphQLRequest,
+    mut rc: RequestContext<'_>,
+) -> Outcome {
+    let mut seen = Observed::start(std::mem::take(&mut rc.client));
+    let span = rc.span.clone();
+    let stages = run_stages(state, request, rc, &mut seen);
+    let outcome = stages.instrument(span.clone()).await;
+    observe(&state.client.metrics, &span, &outcome, &seen);
+    outcome
+}
+
+async fn run_stages(
+    state: &Arc<RouterState>,
+    request: GraphQLRequest,
     rc: RequestContext<'_>,
+    seen: &mut Observed,
 ) -> Outcome {
     let sg = &*state.supergraph;
     let settings = &state.settings;
@@ -281,6 +307,8 @@ pub async fn run_request(
         }
         Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
+    record_operation(&rc.span, &prepared, &settings.tracing);
+    seen.operation = Some(prepared.clone());
     if let Err(refusal) = admit(state, &prepared, &rc.transport) {
         return Outcome::Refused(refusal);
     }
@@ -306,6 +334,7 @@ pub async fn run_request(
             variables,
             rc.headers,
             rc.request_id,
+            rc.transport.name,
         );
         return match events {
             Some(events) => Outcome::Subscribed(events),
@@ -318,7 +347,10 @@ pub async fn run_request(
     let timeout = settings.request_timeout;
     let execution = execute_operation(state, prepared, variables, rc, cost);
     match tokio::time::timeout(timeout, execution).await {
-        Ok(outcome) => outcome,
+        Ok((outcome, errors)) => {
+            seen.errors = errors;
+            outcome
+        }
         Err(_) => Outcome::Refused(Refusal::edge(
             504,
             &format!(
@@ -386,18 +418,22 @@ fn admit_cost(
 }
 
 /// Runs a query or mutation: a query joins an identical one in flight when deduplication
-/// is on; a mutation moves the write epoch on before its response leaves.
+/// is on; a mutation moves the write epoch on before its response leaves. Says whether the
+/// response has errors.
 async fn execute_operation(
     state: &Arc<RouterState>,
     prepared: Arc<PreparedOperation>,
     variables: Map<String, Value>,
     rc: RequestContext<'_>,
     cost: Option<f64>,
-) -> Outcome {
+) -> (Outcome, bool) {
     let kind = prepared.operation.kind;
     let introspection = match introspect(&state.supergraph, &prepared, &variables) {
         Ok(result) => result,
-        Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
+        Err(error) => {
+            let errors = error.to_graphql_errors();
+            return (Outcome::Refused(Refusal::Invalid(errors)), false);
+        }
     };
     let shared =
         kind == OperationType::Query && state.settings.dedupe_requests && introspection.is_none();
@@ -416,7 +452,9 @@ async fn execute_operation(
         if kind == OperationType::Mutation {
             state.client.writes.advance();
         }
-        return Outcome::Executed(executed_body(data, &errors).into());
+        state.client.metrics.count_errors(&errors);
+        let body = executed_body(data, &errors).into();
+        return (Outcome::Executed(body), !errors.is_empty());
     }
     let key = ExecutionKey {
         plan: Arc::as_ptr(&prepared) as usize,
@@ -430,9 +468,14 @@ async fn execute_operation(
         // The plan in the key is kept alive by this task, so its address is not reused.
         let result = execute_plan(&state, &prepared, &variables, &headers, &id, None, cost);
         let (data, errors) = result.await;
-        bytes::Bytes::from(executed_body(data, &errors))
+        state.client.metrics.count_errors(&errors);
+        (
+            bytes::Bytes::from(executed_body(data, &errors)),
+            !errors.is_empty(),
+        )
     };
-    Outcome::Executed(state.executions.run(key, work).await.0)
+    let ((body, errors), _) = state.executions.run(key, work).await;
+    (Outcome::Executed(body), errors)
 }
 
 async fn execute_plan(

@@ -1,6 +1,8 @@
 //! The whole platform in this process on free ports, for the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod dashboard;
+
 use kit::test_client::GqlClient;
 use platform::{Platform, PlatformConfig};
 use serde_json::json;

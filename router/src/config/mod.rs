@@ -13,6 +13,8 @@ use crate::edge::csrf::CsrfConfig;
 use crate::edge::headers::HeadersConfig;
 use crate::edge::limits::LimitsConfig;
 use crate::edge::rate_limit::RateLimitConfig;
+use crate::metrics::MetricsConfig;
+use crate::observe::TracingConfig;
 use crate::service::ExecutionSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -69,6 +71,18 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// GraphiQL for browsers.
     pub playground: PlaygroundConfig,
+    /// Logs, metrics and traces.
+    pub telemetry: TelemetryConfig,
+}
+
+/// `[telemetry]`: the log format, `/metrics`, and what request spans carry. Trace export
+/// is configured by the standard `OTEL_*` variables (README, "Observability").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub log_format: telemetry::LogFormat,
+    pub metrics: MetricsConfig,
+    pub tracing: TracingConfig,
 }
 
 /// The GraphQL playground (GraphiQL with the explorer and a sign-in helper, every asset
@@ -147,6 +161,7 @@ impl Default for Config {
             demand_control: DemandControlConfig::default(),
             rate_limit: RateLimitConfig::default(),
             playground: PlaygroundConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -223,6 +238,7 @@ impl Config {
             subgraph_error_extensions: self.subgraph_errors.include_extensions,
             dedupe_requests: self.traffic.deduplicate_requests,
             demand_control: self.demand_control.clone(),
+            tracing: self.telemetry.tracing.clone(),
             ..ExecutionSettings::default()
         }
     }

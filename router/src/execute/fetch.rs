@@ -3,10 +3,12 @@
 
 use super::doc::{Doc, Node, NodeId};
 use super::inflight::{InFlight, WriteEpoch};
+use crate::metrics::Metrics;
 use bytes::Bytes;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Why a subgraph request produced no usable response.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,6 +69,8 @@ pub struct SubgraphClient {
     in_flight: InFlight<(SubgraphRequest, u64), Outcome>,
     /// Mutations answered through this router (see [`WriteEpoch`]).
     pub writes: WriteEpoch,
+    /// The router instance's metrics: like the pools, they outlive supergraph reloads.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for SubgraphClient {
@@ -76,6 +80,14 @@ impl Default for SubgraphClient {
 }
 
 impl SubgraphClient {
+    /// A client counting in `metrics`.
+    pub fn with_metrics(metrics: Metrics) -> SubgraphClient {
+        SubgraphClient {
+            metrics: Arc::new(metrics),
+            ..SubgraphClient::new()
+        }
+    }
+
     pub fn new() -> SubgraphClient {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(90))
@@ -86,6 +98,7 @@ impl SubgraphClient {
             http,
             in_flight: InFlight::default(),
             writes: WriteEpoch::default(),
+            metrics: Arc::default(),
         }
     }
 
@@ -101,39 +114,86 @@ impl SubgraphClient {
         coalesce: bool,
         request_id: &str,
     ) -> Outcome {
+        let span = fetch_span(service);
+        let sent = |request: SubgraphRequest| Sent {
+            http: self.http.clone(),
+            service: service.to_owned(),
+            request,
+            timeout,
+            metrics: self.metrics.clone(),
+        };
         if !coalesce {
-            return send(
-                self.http.clone(),
-                service.to_owned(),
-                request,
-                timeout,
-                request_id,
-            )
-            .await;
+            let call = send(sent(request), request_id, &span);
+            return call.instrument(span).await;
         }
         let key = (request, self.writes.current());
-        let call = |(request, _): &(SubgraphRequest, u64)| {
-            let http = self.http.clone();
-            send(
-                http,
-                service.to_owned(),
-                request.clone(),
-                timeout,
-                request_id,
-            )
-        };
-        self.in_flight.run(key, call).await.0
+        let call =
+            |(request, _): &(SubgraphRequest, u64)| send(sent(request.clone()), request_id, &span);
+        let (outcome, joined) = self.in_flight.run(key, call).instrument(span.clone()).await;
+        if joined {
+            self.metrics.record_coalesced(service);
+        }
+        outcome
     }
 }
 
-/// Builds the request now (so the returned future borrows nothing) and sends it.
-fn send(
+impl SubgraphClient {
+    /// Whether the subgraph at `url` answers a GraphQL request (`{ __typename }`) with a
+    /// GraphQL response within `timeout`.
+    pub async fn probe(&self, url: &str, timeout: Duration) -> Result<(), String> {
+        let request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(r#"{"query":"{ __typename }"}"#)
+            .timeout(timeout)
+            .send();
+        let response = request.await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        parse_response("probe", status, body)
+            .map(|_| ())
+            .map_err(|_| format!("HTTP {status} without a GraphQL response"))
+    }
+}
+
+/// The client span of one subgraph fetch, when traces are exported.
+fn fetch_span(service: &str) -> tracing::Span {
+    if !telemetry::tracing_enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "subgraph",
+        otel.name = %format_args!("subgraph {service}"),
+        otel.kind = "client",
+        subgraph.name = %service,
+        http.request.method = "POST",
+    )
+}
+
+/// One request about to be sent and what it is measured with.
+struct Sent {
     http: reqwest::Client,
     service: String,
     request: SubgraphRequest,
     timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// Builds the request now (so the returned future borrows nothing) and sends it, carrying
+/// `span`'s trace context.
+fn send(
+    sent: Sent,
     request_id: &str,
+    span: &tracing::Span,
 ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
+    let Sent {
+        http,
+        service,
+        request,
+        timeout,
+        metrics,
+    } = sent;
     let mut builder = http
         .post(&request.url)
         .header("content-type", "application/json")
@@ -146,7 +206,11 @@ fn send(
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
+    for (name, value) in telemetry::propagation::trace_headers(span) {
+        builder = builder.header(name, value);
+    }
     async move {
+        let started = Instant::now();
         let call = async {
             let response = builder.send().await.map_err(|e| FetchError::Transport {
                 service: service.clone(),
@@ -159,13 +223,21 @@ fn send(
             })?;
             parse_response(&service, status.as_u16(), body)
         };
-        match tokio::time::timeout(timeout, call).await {
+        let outcome = match tokio::time::timeout(timeout, call).await {
             Ok(outcome) => outcome.map(Arc::new),
             Err(_) => Err(FetchError::Timeout {
-                service,
+                service: service.clone(),
                 millis: timeout.as_millis(),
             }),
-        }
+        };
+        let failure = match &outcome {
+            Ok(response) if response.errors.is_empty() => None,
+            Ok(_) => Some("graphql"),
+            Err(FetchError::Timeout { .. }) => Some("timeout"),
+            Err(_) => Some("http"),
+        };
+        metrics.record_fetch(&service, started.elapsed(), failure);
+        outcome
     }
 }
 

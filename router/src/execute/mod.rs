@@ -166,6 +166,9 @@ async fn entity_fetch(
     if reps.is_empty() {
         return;
     }
+    ctx.client
+        .metrics
+        .record_entity_batch(&fetch.service_name, reps.len());
     let (body, batches, order) = match &fetch.context {
         Some(context) => {
             let client = fetch_variables(fetch, ctx.variables);

@@ -50,6 +50,7 @@ pub(super) async fn respond(
     let transport = Transport {
         allow_mutation: true,
         streaming: false,
+        name: "http",
     };
     let runs = requests
         .into_iter()

@@ -26,6 +26,8 @@ pub struct Edge {
     pub trusted_proxies: Vec<IpNet>,
     /// GraphiQL for browsers at `GET /graphql` (see [`super::assets`]).
     pub playground: bool,
+    /// `/metrics` is served on the router's own port (metrics on, no separate listener).
+    pub metrics_here: bool,
 }
 
 impl Edge {
@@ -42,6 +44,8 @@ impl Edge {
             gate,
             trusted_proxies: config.rate_limit.trusted_proxies.clone(),
             playground: config.playground.enabled,
+            metrics_here: config.telemetry.metrics.enabled
+                && config.telemetry.metrics.listen.is_none(),
         })
     }
 

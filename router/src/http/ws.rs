@@ -5,6 +5,7 @@
 use super::AppState;
 use crate::edge::gate::Caller;
 use crate::edge::headers::{request_id, Forwarded};
+use crate::metrics::ClientInfo;
 use crate::service::{run_request, GraphQLRequest, Outcome, RequestContext, Transport};
 use crate::subscription::{EventStream, SubscriptionSettings};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -227,6 +228,10 @@ struct Session {
 struct Connection {
     forwarded: Forwarded,
     caller: Caller,
+    client: ClientInfo,
+    /// `traceparent`/`tracestate` of the upgrade or `connection_init`: every operation of
+    /// the connection continues that trace.
+    trace: HeaderMap,
     /// When the verified token expires: the connection ends then (close 4403), and the
     /// client reconnects with a fresh one. `None` without a verifier or a token.
     expires: Option<tokio::time::Instant>,
@@ -454,6 +459,8 @@ impl Session {
             .map(|claims| tokio::time::Instant::now() + claims.expires_in());
         Ok(Connection {
             forwarded: app.edge.headers.forwarded(&headers),
+            client: ClientInfo::from_headers(&headers),
+            trace: crate::observe::trace_context(&headers),
             caller: Caller {
                 user: claims.map(|claims| claims.sub),
                 ip,
@@ -501,15 +508,19 @@ async fn start(
     connection: Arc<Connection>,
 ) -> Outcome {
     let state = app.current.load_full();
+    let id = request_id(&HeaderMap::new());
     let context = RequestContext {
         headers: connection.forwarded.clone(),
-        request_id: request_id(&HeaderMap::new()),
+        span: crate::observe::request_span(&connection.trace, &id),
+        request_id: id,
         caller: connection.caller.clone(),
         transport: Transport {
             allow_mutation: true,
             streaming: true,
+            name: "websocket",
         },
         gate: app.edge.gate.as_ref(),
+        client: connection.client.clone(),
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.
     Box::pin(run_request(&state, request, context)).await

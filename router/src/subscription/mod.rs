@@ -13,6 +13,7 @@ use crate::edge::headers::Forwarded;
 use crate::execute::{
     execute_from, fetch_variables, with_service, ExecutionContext, ExecutionOutput,
 };
+use crate::metrics::{GaugeGuard, Metrics};
 use crate::pipeline::PreparedOperation;
 use crate::plan::FetchNode;
 use crate::response::write_data;
@@ -126,6 +127,9 @@ pub struct EventStream {
     _shared: Arc<Shared>,
     receiver: broadcast::Receiver<Delivery>,
     done: bool,
+    metrics: Arc<Metrics>,
+    /// Counts this client subscription as open while it lives.
+    _open: Option<GaugeGuard>,
 }
 
 impl EventStream {
@@ -135,13 +139,17 @@ impl EventStream {
             return None;
         }
         match self.receiver.recv().await {
-            Ok(Delivery::Next(payload)) => Some(payload),
+            Ok(Delivery::Next(payload)) => {
+                self.metrics.record_subscription_event();
+                Some(payload)
+            }
             Ok(Delivery::Complete) | Err(broadcast::error::RecvError::Closed) => {
                 self.done = true;
                 None
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 self.done = true;
+                self.metrics.record_subscription_dropped();
                 let error = json!({ "data": null, "errors": [{
                     "message": format!("the client fell {missed} events behind this subscription and was dropped from it"),
                     "extensions": { "code": "SUBSCRIPTION_CLIENT_TOO_SLOW" },
@@ -171,7 +179,8 @@ impl SubscriptionHub {
     }
 
     /// Joins the identical running subscription or starts one; `None` when `prepared` is
-    /// not a subscription (its plan has no primary fetch).
+    /// not a subscription (its plan has no primary fetch). `transport` names the client's
+    /// transport in metrics.
     pub fn subscribe(
         &self,
         state: Arc<RouterState>,
@@ -179,8 +188,17 @@ impl SubscriptionHub {
         variables: Map<String, Value>,
         headers: Forwarded,
         request_id: String,
+        transport: &'static str,
     ) -> Option<EventStream> {
         let primary = prepared.plan.primary.clone()?;
+        let metrics = state.client.metrics.clone();
+        let stream = |shared: Arc<Shared>, receiver| EventStream {
+            _shared: shared,
+            receiver,
+            done: false,
+            _open: metrics.subscription_opened(transport),
+            metrics: metrics.clone(),
+        };
         let key = DedupKey {
             operation: prepared.document.normalized.clone(),
             operation_name: prepared.operation.name.as_ref().map(|n| n.to_string()),
@@ -190,11 +208,7 @@ impl SubscriptionHub {
         let mut map = self.upstreams.lock();
         if let Some(shared) = map.get(&key).and_then(|(_, weak)| weak.upgrade()) {
             let receiver = shared.sender.subscribe();
-            return Some(EventStream {
-                _shared: shared,
-                receiver,
-                done: false,
-            });
+            return Some(stream(shared, receiver));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = broadcast::channel(state.settings.subscriptions.buffer.max(1));
@@ -222,14 +236,22 @@ impl SubscriptionHub {
             registry: Arc::downgrade(&self.upstreams),
             connections: self.connections.clone(),
             running: self.running.clone(),
+            _upstream: metrics.upstream_opened(),
         };
         task.running.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(task.run());
-        Some(EventStream {
-            _shared: shared,
-            receiver,
-            done: false,
-        })
+        // The upstream lives in its own span, a child of the request that opened it: the
+        // subgraph's side and every event's completion join that trace.
+        let span = if telemetry::tracing_enabled() {
+            tracing::info_span!(
+                "subscription",
+                otel.name = %format_args!("subscription {}", subgraph_name(&task)),
+                otel.kind = "client",
+            )
+        } else {
+            tracing::Span::none()
+        };
+        tokio::spawn(tracing::Instrument::instrument(task.run(), span));
+        Some(stream(shared, receiver))
     }
 }
 
@@ -249,6 +271,11 @@ struct UpstreamTask {
     connections: Arc<AtomicU64>,
     /// Counts this task while it exists.
     running: Arc<AtomicUsize>,
+    _upstream: Option<GaugeGuard>,
+}
+
+fn subgraph_name(task: &UpstreamTask) -> &str {
+    &task.state.supergraph.subgraphs[task.primary.graph].name
 }
 
 impl UpstreamTask {
@@ -261,7 +288,7 @@ impl UpstreamTask {
             service: subgraph.name.clone(),
             url: websocket_url(&subgraph.url),
             payload: json!({ "query": primary.operation, "variables": variables }),
-            headers: with_request_id(self.headers.for_subgraph(&subgraph.name), &self.request_id),
+            headers: upgrade_headers(self.headers.for_subgraph(&subgraph.name), &self.request_id),
             connect_timeout: settings.connect_timeout,
             keepalive: settings.keepalive,
         };
@@ -297,7 +324,8 @@ impl UpstreamTask {
                 }
                 UpstreamEvent::Next(payload) => {
                     first = false;
-                    let result = self.complete(payload, &subgraph.name).await;
+                    let completion = self.complete(payload, &subgraph.name);
+                    let result = tracing::Instrument::instrument(completion, event_span()).await;
                     // No receiver means every subscriber just left; `stop` follows.
                     let _ = self.sender.send(Delivery::Next(result.into()));
                 }
@@ -463,9 +491,21 @@ fn upstream_error(error: &UpstreamError) -> Value {
     })
 }
 
-/// The upgrade request's headers: the forwarded ones and the opener's `x-request-id`.
-fn with_request_id(headers: &[(String, String)], request_id: &str) -> Vec<(String, String)> {
+/// The upgrade request's headers: the forwarded ones, the opener's `x-request-id` and the
+/// trace context of the current (subscription) span.
+fn upgrade_headers(headers: &[(String, String)], request_id: &str) -> Vec<(String, String)> {
     let mut out = headers.to_vec();
     out.push(("x-request-id".to_owned(), request_id.to_owned()));
+    let trace = telemetry::propagation::trace_headers(&tracing::Span::current());
+    out.extend(trace.into_iter().map(|(k, v)| (k.to_owned(), v)));
     out
+}
+
+/// One event's completion: a span of its own under the subscription's, so it is exported
+/// when the event is done rather than when the subscription ends.
+fn event_span() -> tracing::Span {
+    if !telemetry::tracing_enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!("subscription event", otel.kind = "internal")
 }

@@ -261,12 +261,14 @@ impl Cache {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let started = Instant::now();
-        let result = tokio::time::timeout(backend.timeout, async {
+        let span = crate::telemetry::backend_span("redis", op);
+        let call = tokio::time::timeout(backend.timeout, async {
             let conn = backend.connection().await?;
             Ok(call(conn).await?)
-        })
-        .await
-        .unwrap_or(Err(CacheError::Timeout(backend.timeout)));
+        });
+        let result = tracing::Instrument::instrument(call, span)
+            .await
+            .unwrap_or(Err(CacheError::Timeout(backend.timeout)));
         self.metrics.observe_redis("cache", op, started.elapsed());
         result
     }

@@ -68,7 +68,7 @@ impl Binary {
     {
         let flags = <ServiceFlags as clap::Parser>::parse();
         let config = self.config(flags, &config::process_env())?;
-        crate::telemetry::init(config.log_format, &config.log_level);
+        let telemetry = crate::telemetry::init(self.name, config.log_format, &config.log_level);
         let shutdown = crate::server::shutdown_on_signals();
         let listener = TcpListener::bind(config.listen)
             .await
@@ -78,7 +78,9 @@ impl Binary {
             self.name,
             listener.local_addr()?
         );
-        serve(config, listener, shutdown).await
+        let served = serve(config, listener, shutdown).await;
+        telemetry.shutdown().await;
+        served
     }
 }
 

@@ -19,14 +19,7 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Human,
-    Json,
-}
+pub use telemetry::LogFormat;
 
 /// Builds a config of type `T` from its defaults and the layers above them.
 ///

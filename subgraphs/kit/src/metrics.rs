@@ -62,6 +62,7 @@ pub struct Metrics {
     /// GraphQL WebSocket connections open now, and opened since start.
     pub websocket_connections: Gauge,
     pub websocket_connections_opened: Counter,
+    resident_memory: Gauge,
 }
 
 impl Metrics {
@@ -129,7 +130,14 @@ impl Metrics {
             "GraphQL WebSocket connections opened since start",
             websocket_connections_opened.clone(),
         );
+        let resident_memory = Gauge::default();
+        registry.sub_registry_with_prefix("process").register(
+            "resident_memory_bytes",
+            "Resident set size of the process (every service of an embedded platform shares it)",
+            resident_memory.clone(),
+        );
         Arc::new(Self {
+            resident_memory,
             registry,
             requests,
             request_duration,
@@ -145,6 +153,9 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        if let Some(rss) = telemetry::resident_memory_bytes() {
+            self.resident_memory.set(rss as i64);
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -83,7 +83,20 @@ where
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            let span = tracing::info_span!(
+                "request",
+                otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
+                otel.kind = "server",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %id,
+                graphql.operation.name = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+                span_id = tracing::field::Empty,
+            );
+            // Continues the router's (or any client's) trace: W3C `traceparent`.
+            telemetry::propagation::continue_from_headers(&span, req.headers());
+            span
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
@@ -199,6 +212,9 @@ where
 {
     let started = Instant::now();
     let name = request.operation_name.clone();
+    if let Some(name) = &name {
+        tracing::Span::current().record("graphql.operation.name", name.as_str());
+    }
     let response = state.schema.execute(request).await;
     record(state, name, &response, started.elapsed());
     response

@@ -1,16 +1,22 @@
-//! Tracing setup: human-readable or JSON logs, filtered by a `tracing` directive.
+//! Logs and traces: the workspace's `telemetry` crate, plus the spans the kit's own calls make.
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing::Span;
 
-use crate::config::LogFormat;
+pub use telemetry::{init, tracing_enabled, LogFormat, Telemetry};
 
-/// Installs the global subscriber. `RUST_LOG` wins over `level` when set. Calling it again (tests,
-/// several services in one process) keeps the first subscriber.
-pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = fmt().with_env_filter(filter).with_target(true);
-    let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
+/// A client span around one call to a backing service (`system`: "mongodb", "sqlite",
+/// "redis"), following OpenTelemetry's database conventions; a disabled span when traces are
+/// not exported, so the call costs nothing extra. Background loops (consumers polling, sweeps)
+/// outside any request or event span get none either: a root span per poll is noise.
+pub fn backend_span(system: &str, op: &str) -> Span {
+    if !tracing_enabled() || Span::current().is_none() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        "backend",
+        otel.name = %format_args!("{op} {system}"),
+        otel.kind = "client",
+        db.system.name = %system,
+        db.operation.name = %op,
+    )
 }

@@ -171,9 +171,10 @@ impl Consumer {
             if delivery.delivery_count > 1 {
                 self.metrics.count_event(&cfg.stream, "redelivered");
             }
+            let span = event_span(&cfg.stream, &delivery.event);
             // A panicking handler is a failed handler, not a dead consumer.
-            let handled = AssertUnwindSafe(self.handler.handle(&delivery.event))
-                .catch_unwind()
+            let handling = AssertUnwindSafe(self.handler.handle(&delivery.event)).catch_unwind();
+            let handled = tracing::Instrument::instrument(handling, span)
                 .await
                 .unwrap_or_else(|_| Err("event handler panicked".into()));
             match handled {
@@ -210,4 +211,25 @@ impl Consumer {
             () = tokio::time::sleep(duration) => true,
         }
     }
+}
+
+/// The consumer span handling one event: a child of the request that caused it when the
+/// event carries its trace context (OpenTelemetry messaging conventions).
+fn event_span(stream: &str, event: &DomainEvent) -> tracing::Span {
+    if !crate::telemetry::tracing_enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "event",
+        otel.name = %format_args!("process {}", event.kind),
+        otel.kind = "consumer",
+        messaging.operation.type = "process",
+        messaging.destination.name = %stream,
+        messaging.message.id = %event.id,
+        event.kind = %event.kind,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    telemetry::propagation::continue_from_map(&span, &event.trace);
+    span
 }

@@ -87,7 +87,9 @@ impl EmbeddedEventStream {
     {
         let inner = self.inner.clone();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || f(&mut inner.conn.lock()))
+        let span = crate::telemetry::backend_span("sqlite", op);
+        let task = tokio::task::spawn_blocking(move || f(&mut inner.conn.lock()));
+        let result = tracing::Instrument::instrument(task, span)
             .await
             .map_err(|error| EventError::Internal(format!("sqlite task failed: {error}")))?;
         self.inner

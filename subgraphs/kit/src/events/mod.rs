@@ -89,6 +89,10 @@ pub struct DomainEvent {
     pub actor: String,
     pub at: chrono::DateTime<chrono::Utc>,
     pub payload: serde_json::Value,
+    /// The W3C trace context of the request that caused the event (`traceparent`,
+    /// `tracestate`), so its handling continues that trace; empty without trace export.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub trace: std::collections::BTreeMap<String, String>,
 }
 
 impl DomainEvent {
@@ -100,6 +104,7 @@ impl DomainEvent {
             actor: actor.to_owned(),
             at: chrono::Utc::now(),
             payload,
+            trace: telemetry::propagation::carrier(&tracing::Span::current()),
         }
     }
 }

@@ -94,14 +94,11 @@ impl PubSub for RedisPubSub {
         let full = format!("{}{channel}", self.shared.prefix);
         let mut conn = self.publisher.clone();
         let started = Instant::now();
-        let result = timed(
-            "PUBLISH",
-            redis::cmd("PUBLISH")
-                .arg(&full)
-                .arg(payload)
-                .query_async::<i64>(&mut conn),
-        )
-        .await;
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(&full).arg(payload);
+        let publish = timed("PUBLISH", cmd.query_async::<i64>(&mut conn));
+        let span = crate::telemetry::backend_span("redis", "PUBLISH");
+        let result = tracing::Instrument::instrument(publish, span).await;
         self.shared
             .metrics
             .observe_redis("pubsub", "publish", started.elapsed());

@@ -83,7 +83,9 @@ impl RedisEventStream {
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, EventError> {
         let started = Instant::now();
-        let result = tokio::time::timeout(limit, call).await;
+        let span = crate::telemetry::backend_span("redis", op);
+        let call = tokio::time::timeout(limit, call);
+        let result = tracing::Instrument::instrument(call, span).await;
         self.metrics.observe_redis("events", op, started.elapsed());
         match result {
             Ok(result) => Ok(result?),

@@ -138,7 +138,8 @@ impl Store {
         fut: impl std::future::Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
         let started = Instant::now();
-        let result = fut.await;
+        let span = crate::telemetry::backend_span(self.backend.name(), op);
+        let result = tracing::Instrument::instrument(fut, span).await;
         self.metrics
             .observe_store(self.backend.name(), op, started.elapsed());
         if let Err(e @ StoreError::Backend(_)) = &result {
