@@ -71,11 +71,9 @@ pub fn record_operation(span: &Span, prepared: &PreparedOperation, config: &Trac
     match name {
         Some(name) => {
             span.record("graphql.operation.name", name);
-            span.record("otel.name", format!("{kind} {name}"));
+            telemetry::rename_span(span, format!("{kind} {name}"));
         }
-        None => {
-            span.record("otel.name", kind);
-        }
+        None => telemetry::rename_span(span, kind.to_owned()),
     }
     if config.include_document {
         span.record("graphql.document", prepared.document.normalized.as_str());

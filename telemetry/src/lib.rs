@@ -131,3 +131,13 @@ pub fn resident_memory_bytes() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// Renames `span`'s exported span (`otel.name` recorded late is ignored once the span's
+/// context exists, which trace propagation creates at the start).
+pub fn rename_span(span: &tracing::Span, name: String) {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if tracing_enabled() && !span.is_disabled() {
+        span.context().span().update_name(name);
+    }
+}

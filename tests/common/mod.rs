@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dashboard;
+pub mod procs;
 
 use kit::test_client::GqlClient;
 use platform::{Platform, PlatformConfig};

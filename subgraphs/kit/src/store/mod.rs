@@ -138,7 +138,11 @@ impl Store {
         fut: impl std::future::Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
         let started = Instant::now();
-        let span = crate::telemetry::backend_span(self.backend.name(), op);
+        let system = match self.backend.name() {
+            "embedded" => "sqlite",
+            other => other,
+        };
+        let span = crate::telemetry::backend_span(system, op);
         let result = tracing::Instrument::instrument(fut, span).await;
         self.metrics
             .observe_store(self.backend.name(), op, started.elapsed());
