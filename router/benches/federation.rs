@@ -14,10 +14,11 @@
 //! - `many`: 1,000 distinct operations, none planned before (plans per second, RSS);
 //! - `edge`: what the edge (rate limits, demand control, CSRF and CORS) costs on a plan-cache
 //!   hit: our router with it and without it, in alternating rounds (see [`edge`]).
+//! - `telemetry`: what metrics plus OTLP traces sampled at 1 % cost, the same way.
 //!
 //! `deep` also runs our router without inbound deduplication (shared header only).
 //!
-//! `cargo bench -p router --bench federation`; BENCH_CASE=deep|edge|large|many|all (default all,
+//! `cargo bench -p router --bench federation`; BENCH_CASE=deep|edge|telemetry|large|many|all (default all,
 //! comma-separated lists work); HIVE_ROUTER=<path> picks the hive-router binary (else PATH,
 //! then ~/.cargo/bin); without one, only ours runs. A short smoke run:
 //! `BENCH_SECONDS=3 BENCH_WARMUP=1 cargo bench -p router --bench federation`.
@@ -43,7 +44,7 @@ const MANY_REPLAYED: usize = 200;
 /// The `many` case stops here even if a router is very slow, so the bench always ends.
 const MANY_DEADLINE: Duration = Duration::from_secs(180);
 
-const CASES: [&str; 4] = ["deep", "edge", "large", "many"];
+const CASES: [&str; 5] = ["deep", "edge", "telemetry", "large", "many"];
 
 struct Settings {
     warmup: Duration,
@@ -66,7 +67,9 @@ impl Settings {
             cases = CASES.map(String::from).to_vec();
         }
         if let Some(bad) = cases.iter().find(|c| !CASES.contains(&c.as_str())) {
-            anyhow::bail!("BENCH_CASE: unknown case {bad:?} (deep, edge, large, many or all)");
+            anyhow::bail!(
+                "BENCH_CASE: unknown case {bad:?} (deep, edge, telemetry, large, many or all)"
+            );
         }
         Ok(Settings {
             warmup: Duration::from_secs(number("BENCH_WARMUP", 5)?),
@@ -137,6 +140,10 @@ async fn main() -> anyhow::Result<()> {
             body,
         )
         .await?;
+    }
+    if settings.runs("telemetry") {
+        let body = (&test_query, &answers[0]);
+        edge::telemetry_case(&settings, &subgraphs, &supergraph, dir.path(), body).await?;
     }
     // `many` before `large`, so its RSS figures start from the deep case's, not from the
     // large answers'.
