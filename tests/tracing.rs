@@ -1,8 +1,8 @@
 //! One trace across the federation: the router and every subgraph run as their own processes,
 //! exporting spans over OTLP/HTTP (protobuf) to a receiver in this test. A query sent with a
 //! W3C `traceparent` comes back as one connected trace through the router, boards and
-//! accounts down to the store; a mutation's domain event continues its trace in the
-//! notifications service.
+//! accounts down to the store; one whose caller did not sample it is traced nowhere; a
+//! mutation's domain event continues its trace in the notifications service.
 //!
 //! Needs the workspace's binaries in the target dir (`cargo build --bins`).
 
@@ -170,7 +170,7 @@ impl Federation {
             request = request.bearer_auth(token);
         }
         if !trace.is_empty() {
-            request = request.header("traceparent", format!("00-{trace}-{CLIENT_SPAN}-01"));
+            request = request.header("traceparent", traceparent(trace, true));
         }
         let body: Value = request.send().await.unwrap().json().await.unwrap();
         assert!(body["errors"].is_null(), "{query}: {body}");
@@ -189,6 +189,11 @@ impl Federation {
 
 /// The client's own span, the parent the router's span must name.
 const CLIENT_SPAN: &str = "b7ad6b7169203331";
+
+fn traceparent(trace: &str, sampled: bool) -> String {
+    let flags = if sampled { "01" } else { "00" };
+    format!("00-{trace}-{CLIENT_SPAN}-{flags}")
+}
 
 /// The spans of `trace` once `done` holds for them (or a failure listing what arrived).
 async fn spans_of(
@@ -215,6 +220,15 @@ async fn spans_of(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Spans of the subgraphs that start a trace (probes, the router's SDL fetches, ...).
+fn subgraph_roots(received: &Received) -> Vec<String> {
+    let spans = received.lock();
+    let roots = spans
+        .iter()
+        .filter(|s| s.service != "router" && s.parent.is_empty());
+    roots.map(|s| format!("{} {}", s.service, s.name)).collect()
 }
 
 fn has(spans: &[Span], service: &str, name: &str) -> bool {
@@ -295,6 +309,43 @@ async fn one_request_is_one_trace_through_router_subgraphs_stores_and_events() {
             .unwrap_or_else(|| panic!("{subgraph} did not continue the fetch: {spans:#?}"));
         assert_eq!(served.name, "POST /graphql");
     }
+
+    // A caller that decided not to sample: no service traces the request (the router
+    // forwards the decision), checked once a later sampled request's spans have arrived.
+    let unsampled = "11111111111111111111111111111111";
+    let roots_before = subgraph_roots(&received);
+    let request = reqwest::Client::new()
+        .post(format!("{}/graphql", f.router))
+        .bearer_auth(&ada)
+        .header("traceparent", traceparent(unsampled, false))
+        .json(&json!({ "query": query }));
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    let later = "22222222222222222222222222222222";
+    f.post(query, json!({}), &ada, later).await;
+    spans_of(
+        &received,
+        later,
+        |spans| spans.iter().filter(|s| s.service == "accounts").count() >= 2,
+        || f.procs.logs(),
+    )
+    .await;
+    let leaked: Vec<Span> = received
+        .lock()
+        .iter()
+        .filter(|s| s.trace == unsampled)
+        .cloned()
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "an unsampled request was traced: {leaked:#?}"
+    );
+    // No subgraph started a trace of its own for it either (as each would, were the
+    // decision not forwarded).
+    assert_eq!(
+        subgraph_roots(&received),
+        roots_before,
+        "subgraph spans outside any router trace"
+    );
 
     // A mutation whose domain event (TaskAssigned) is handled by notifications: the handling
     // joins the mutation's trace.

@@ -443,7 +443,7 @@ pub(super) async fn run(
         .unwrap_or_default();
     let context = RequestContext {
         headers: state.edge.headers.forwarded(headers),
-        span: crate::observe::request_span(headers, request_id),
+        trace: crate::observe::request_span(headers, request_id),
         request_id: request_id.to_owned(),
         caller: Caller { user, ip },
         transport,

@@ -9,6 +9,7 @@ use apollo_compiler::ast::OperationType;
 use http::HeaderMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use telemetry::propagation::Head;
 use tracing::Span;
 
 /// `[telemetry.tracing]`: what the router's request spans carry beyond the conventions'
@@ -22,14 +23,29 @@ pub struct TracingConfig {
     pub include_plan: bool,
 }
 
-/// The server span of one GraphQL operation, a child of the caller's span when `headers`
-/// carry a `traceparent`; a disabled span when traces are not exported.
-pub fn request_span(headers: &HeaderMap, request_id: &str) -> Span {
-    if !telemetry::tracing_enabled() {
-        return Span::none();
+/// How one operation is traced: the head sampling decision and, when traced, its span.
+pub struct RequestTrace {
+    pub head: Option<Head>,
+    pub span: Span,
+}
+
+impl Default for RequestTrace {
+    fn default() -> Self {
+        RequestTrace {
+            head: None,
+            span: Span::none(),
+        }
     }
-    let span = tracing::info_span!(
+}
+
+/// The server span of one GraphQL operation, a child of the caller's span when `headers`
+/// carry a `traceparent`, when the operation is sampled (see [`telemetry::propagation`]).
+pub fn request_span(headers: &HeaderMap, request_id: &str) -> RequestTrace {
+    let head = telemetry::propagation::head(headers);
+    let span = telemetry::propagation::head_span(&head, || {
+        tracing::info_span!(
         "graphql.request",
+        sampling.head = true,
         otel.name = "GraphQL Operation",
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
@@ -40,9 +56,9 @@ pub fn request_span(headers: &HeaderMap, request_id: &str) -> Span {
         request_id = %request_id,
         trace_id = tracing::field::Empty,
         span_id = tracing::field::Empty,
-    );
-    telemetry::propagation::continue_from_headers(&span, headers);
-    span
+        )
+    });
+    RequestTrace { head, span }
 }
 
 /// The trace context headers of `headers` alone (a WebSocket keeps them for its operations).

@@ -8,7 +8,7 @@ use crate::execute::fetch::SubgraphClient;
 use crate::execute::inflight::InFlight;
 use crate::execute::{execute, ExecutionContext};
 use crate::metrics::ClientInfo;
-use crate::observe::{observe, record_operation, Observed, TracingConfig};
+use crate::observe::{observe, record_operation, Observed, RequestTrace, TracingConfig};
 use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
 use crate::response::write_data;
 use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
@@ -19,7 +19,6 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
 
 /// Execution settings that do not depend on the supergraph (see [`crate::Config`] for
 /// what each means).
@@ -259,8 +258,8 @@ pub struct RequestContext<'a> {
     pub gate: Option<&'a Gate>,
     /// Who is asking (client name and version headers), for metrics.
     pub client: ClientInfo,
-    /// The request's span ([`crate::observe::request_span`]).
-    pub span: tracing::Span,
+    /// How the request is traced ([`crate::observe::request_span`]).
+    pub trace: RequestTrace,
 }
 
 /// Runs `request` through parse → validate → limits → coerce → normalize → plan (cached)
@@ -271,9 +270,9 @@ pub async fn run_request(
     mut rc: RequestContext<'_>,
 ) -> Outcome {
     let mut seen = Observed::start(std::mem::take(&mut rc.client));
-    let span = rc.span.clone();
+    let RequestTrace { head, span } = std::mem::take(&mut rc.trace);
     let stages = run_stages(state, request, rc, &mut seen);
-    let outcome = stages.instrument(span.clone()).await;
+    let outcome = telemetry::propagation::within(head, span.clone(), stages).await;
     observe(&state.client.metrics, &span, &outcome, &seen);
     outcome
 }
@@ -307,7 +306,7 @@ async fn run_stages(
         }
         Err(error) => return Outcome::Refused(Refusal::Invalid(error.to_graphql_errors())),
     };
-    record_operation(&rc.span, &prepared, &settings.tracing);
+    record_operation(&tracing::Span::current(), &prepared, &settings.tracing);
     seen.operation = Some(prepared.clone());
     if let Err(refusal) = admit(state, &prepared, &rc.transport) {
         return Outcome::Refused(refusal);

@@ -8,10 +8,12 @@ use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProces
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
+use crate::sampling::Policy;
+
 /// Where and how spans go; read by [`ExportSettings::from_env`] from
 /// `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` and `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`. Headers,
-/// timeouts, compression, batching (`OTEL_BSP_*`), sampling (`OTEL_TRACES_SAMPLER[_ARG]`) and
-/// resource attributes are read by the OpenTelemetry SDK itself.
+/// timeouts, compression, batching (`OTEL_BSP_*`) and resource attributes are read by the
+/// OpenTelemetry SDK itself.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExportSettings {
     /// The full URL spans are sent to (`/v1/traces` included for HTTP); `None`: no export.
@@ -19,6 +21,8 @@ pub struct ExportSettings {
     pub protocol: ExportProtocol,
     /// `OTEL_SERVICE_NAME`, which wins over the name the service gives itself.
     pub service_name: Option<String>,
+    /// `OTEL_TRACES_SAMPLER[_ARG]`.
+    pub policy: Policy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,6 +63,7 @@ impl ExportSettings {
             endpoint: endpoint.filter(|_| !disabled),
             protocol,
             service_name: var("OTEL_SERVICE_NAME").map(str::to_owned),
+            policy: Policy::from_env(env),
         }
     }
 }
@@ -97,6 +102,7 @@ pub(crate) fn provider(
     let processor = BatchSpanProcessor::builder(exporter, Tokio).build();
     Ok(Some(
         SdkTracerProvider::builder()
+            .with_sampler(settings.policy.sdk_sampler())
             .with_span_processor(processor)
             .with_resource(resource)
             .build(),

@@ -7,6 +7,7 @@
 
 mod export;
 pub mod propagation;
+mod sampling;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,6 +18,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 pub use export::ExportSettings;
+pub use sampling::Policy;
+
+/// The sampling policy of this process's exporter (the default until [`init`] sets it).
+static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+
+pub(crate) fn policy() -> Policy {
+    POLICY.get().copied().unwrap_or_default()
+}
 
 /// Log output format.
 #[derive(
@@ -98,8 +107,17 @@ pub fn init_with(
     // Spans are exported at INFO whatever the log level: quiet logs keep whole traces.
     let traces = provider.as_ref().map(|provider| {
         use opentelemetry::trace::TracerProvider as _;
+        // Only what the spans declare: no per-poll timing (busy/idle), code locations,
+        // threads or targets, and no OpenTelemetry context activated on every poll (the
+        // platform reads contexts from spans explicitly). Most requests are not sampled;
+        // these would cost them all.
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("platform"))
+            .with_tracked_inactivity(false)
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_context_activation(false)
             .with_filter(LevelFilter::INFO)
     });
     let installed = tracing_subscriber::registry()
@@ -114,6 +132,7 @@ pub fn init_with(
         return Telemetry { provider: None };
     }
     if let Some(provider) = &provider {
+        let _ = POLICY.set(export.policy);
         opentelemetry::global::set_text_map_propagator(
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),
         );

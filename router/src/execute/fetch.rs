@@ -159,7 +159,7 @@ impl SubgraphClient {
 
 /// The client span of one subgraph fetch, when traces are exported.
 fn fetch_span(service: &str) -> tracing::Span {
-    if !telemetry::tracing_enabled() {
+    if !telemetry::propagation::in_traced_span() {
         return tracing::Span::none();
     }
     tracing::info_span!(

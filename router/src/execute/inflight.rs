@@ -49,13 +49,8 @@ where
                     let owner = Arc::clone(&self.table);
                     let remove = key.clone();
                     let call = work(&key);
-                    // The work runs on its own task: it keeps the starter's span (traces).
-                    let span = if telemetry::tracing_enabled() {
-                        tracing::Span::current()
-                    } else {
-                        tracing::Span::none()
-                    };
-                    let call = tracing::Instrument::instrument(call, span);
+                    // The work runs on its own task: it keeps the starter's trace.
+                    let call = telemetry::propagation::in_current_trace(call);
                     let entry = async move {
                         let value = call.await;
                         owner.lock().remove(&remove);

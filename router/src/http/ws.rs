@@ -511,7 +511,7 @@ async fn start(
     let id = request_id(&HeaderMap::new());
     let context = RequestContext {
         headers: connection.forwarded.clone(),
-        span: crate::observe::request_span(&connection.trace, &id),
+        trace: crate::observe::request_span(&connection.trace, &id),
         request_id: id,
         caller: connection.caller.clone(),
         transport: Transport {

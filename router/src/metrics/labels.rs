@@ -2,7 +2,7 @@
 //! known, and capped where clients choose them.
 
 use ahash::RandomState;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -59,9 +59,11 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     pub fn from_headers(headers: &HeaderMap) -> ClientInfo {
+        static NAME: HeaderName = HeaderName::from_static("apollographql-client-name");
+        static VERSION: HeaderName = HeaderName::from_static("apollographql-client-version");
         ClientInfo {
-            name: headers.get("apollographql-client-name").cloned(),
-            version: headers.get("apollographql-client-version").cloned(),
+            name: headers.get(&NAME).cloned(),
+            version: headers.get(&VERSION).cloned(),
         }
     }
 

@@ -241,7 +241,7 @@ impl SubscriptionHub {
         task.running.fetch_add(1, Ordering::SeqCst);
         // The upstream lives in its own span, a child of the request that opened it: the
         // subgraph's side and every event's completion join that trace.
-        let span = if telemetry::tracing_enabled() {
+        let span = if telemetry::propagation::in_traced_span() {
             tracing::info_span!(
                 "subscription",
                 otel.name = %format_args!("subscription {}", subgraph_name(&task)),
@@ -250,7 +250,8 @@ impl SubscriptionHub {
         } else {
             tracing::Span::none()
         };
-        tokio::spawn(tracing::Instrument::instrument(task.run(), span));
+        let run = tracing::Instrument::instrument(task.run(), span);
+        tokio::spawn(telemetry::propagation::in_current_trace(run));
         Some(stream(shared, receiver))
     }
 }
@@ -504,7 +505,7 @@ fn upgrade_headers(headers: &[(String, String)], request_id: &str) -> Vec<(Strin
 /// One event's completion: a span of its own under the subscription's, so it is exported
 /// when the event is done rather than when the subscription ends.
 fn event_span() -> tracing::Span {
-    if !telemetry::tracing_enabled() {
+    if !telemetry::propagation::in_traced_span() {
         return tracing::Span::none();
     }
     tracing::info_span!("subscription event", otel.kind = "internal")
