@@ -308,6 +308,8 @@ async fn one_request_is_one_trace_through_router_subgraphs_stores_and_events() {
             .find(|s| s.service == subgraph && s.parent == fetch.id)
             .unwrap_or_else(|| panic!("{subgraph} did not continue the fetch: {spans:#?}"));
         assert_eq!(served.name, "POST /graphql");
+        assert_eq!(served.attributes["http.request.method"], "POST");
+        assert_eq!(served.attributes["http.response.status_code"], "200");
     }
 
     // A caller that decided not to sample: no service traces the request (the router

@@ -135,6 +135,29 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn every_protocol_builds_an_exporter_and_shuts_down() {
+        for protocol in [
+            ExportProtocol::Grpc,
+            ExportProtocol::HttpProtobuf,
+            ExportProtocol::HttpJson,
+        ] {
+            let settings = ExportSettings {
+                endpoint: Some("http://127.0.0.1:9".into()),
+                protocol,
+                ..ExportSettings::default()
+            };
+            let provider = provider("test", &settings)
+                .unwrap_or_else(|e| panic!("{protocol:?}: {e}"))
+                .expect("an endpoint turns export on");
+            let stopped = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+            assert!(stopped.is_ok(), "{protocol:?}");
+        }
+        assert!(provider("test", &ExportSettings::default())
+            .expect("no endpoint")
+            .is_none());
+    }
+
     #[test]
     fn endpoints_follow_the_otlp_exporter_specification() {
         let http = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318/")]);

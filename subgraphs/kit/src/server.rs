@@ -77,27 +77,34 @@ where
         .merge(extra)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            let span = tracing::info_span!(
-                "request",
-                otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
-                otel.kind = "server",
-                method = %req.method(),
-                path = %req.uri().path(),
-                request_id = %id,
-                graphql.operation.name = tracing::field::Empty,
-                trace_id = tracing::field::Empty,
-                span_id = tracing::field::Empty,
-            );
-            // Continues the router's (or any client's) trace: W3C `traceparent`.
-            telemetry::propagation::continue_from_headers(&span, req.headers());
-            span
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    let span = tracing::info_span!(
+                        "request",
+                        otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
+                        otel.kind = "server",
+                        http.request.method = %req.method(),
+                        url.path = %req.uri().path(),
+                        http.response.status_code = tracing::field::Empty,
+                        request_id = %id,
+                        graphql.operation.name = tracing::field::Empty,
+                        trace_id = tracing::field::Empty,
+                        span_id = tracing::field::Empty,
+                    );
+                    // Continues the router's (or any client's) trace: W3C `traceparent`.
+                    telemetry::propagation::continue_from_headers(&span, req.headers());
+                    span
+                })
+                .on_response(|response: &Response, _: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", response.status().as_u16());
+                }),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
