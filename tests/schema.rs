@@ -1,6 +1,7 @@
 //! The checked-in schemas: `schema/supergraph.graphql` is the composition of the subgraphs'
-//! golden SDL files (rewritten and failing when stale), and it serves every name of
-//! `shared/contract/*.graphql` exactly as specified.
+//! golden SDL files (rewritten and failing when stale), and it serves every name of the
+//! contract (`contract/*.graphql`, kept identical to `../shared/contract` when that is present)
+//! exactly as specified.
 
 use std::path::{Path, PathBuf};
 
@@ -47,11 +48,43 @@ fn the_checked_in_supergraph_is_the_composition_of_the_subgraph_schemas() {
     }
 }
 
+/// The contract's `.graphql` files in `dir`, by name.
+fn contract_files(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().and_then(|e| e.to_str()) == Some("graphql"))
+        .map(|path| {
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, read(&path))
+        })
+        .collect()
+}
+
+#[test]
+fn the_vendored_contract_is_the_shared_one() {
+    let shared = root().join("../shared/contract");
+    if !shared.is_dir() {
+        eprintln!("no ../shared/contract beside this clone: the vendored copy stands alone");
+        return;
+    }
+    let vendored = contract_files(&root().join("contract"));
+    assert!(!vendored.is_empty(), "contract/ holds no .graphql files");
+    assert!(
+        vendored == contract_files(&shared),
+        "contract/ differs from ../shared/contract: copy the shared files over"
+    );
+}
+
 #[test]
 fn every_contract_name_is_served_as_specified() {
     let supergraph = router::supergraph::Supergraph::parse(&composed()).expect("supergraph loads");
     let api = &supergraph.api_schema;
-    let contracts = root().join("../shared/contract");
+    let contracts = root().join("contract");
     let mut checked = 0;
     let mut problems = Vec::new();
     for entry in

@@ -1,4 +1,4 @@
-//! The accounts GraphQL API (`shared/contract/accounts.graphql`).
+//! The accounts GraphQL API (`contract/accounts.graphql`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,15 +48,27 @@ async fn load_user(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<
         .load_one(id.to_owned())
         .await
         .map_err(|e| ApiError::clone(&e))?;
-    Ok(user.map(User))
+    Ok(user.map(User::new))
 }
 
 fn millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// A user account. Entity owned by this subgraph.
-pub struct User(pub UserDoc);
+/// A user account. Entity owned by this subgraph. The flag says the caller is this user
+/// although its request carried no token for them: the user a sign-in returns.
+pub struct User(pub UserDoc, bool);
+
+impl User {
+    pub fn new(doc: UserDoc) -> User {
+        User(doc, false)
+    }
+
+    /// The user who just signed in (up), as they see themselves.
+    fn signed_in(doc: UserDoc) -> User {
+        User(doc, true)
+    }
+}
 
 #[Object]
 impl User {
@@ -68,10 +80,12 @@ impl User {
         &self.0.name
     }
 
-    /// Visible to the user themself only; null for everyone else.
+    /// Visible to the user themself only (also in the payload of their own sign-up, sign-in
+    /// and session refresh); null for everyone else.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         let caller = Caller::of(ctx);
-        (caller.user_id() == Some(self.0.id.as_str())).then_some(self.0.email.as_str())
+        let own = self.1 || caller.user_id() == Some(self.0.id.as_str());
+        own.then_some(self.0.email.as_str())
     }
 
     async fn avatar_url(&self) -> Option<&str> {
@@ -99,7 +113,7 @@ impl From<Session> for AuthPayload {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
             expires_at: millis(s.expires_at),
-            user: User(s.user),
+            user: User::signed_in(s.user),
         }
     }
 }
@@ -145,7 +159,7 @@ impl Query {
     ) -> async_graphql::Result<Vec<User>> {
         Caller::of(ctx).require_user()?;
         let users = service(ctx).search(&query, first.unwrap_or(10)).await?;
-        Ok(users.into_iter().map(User).collect())
+        Ok(users.into_iter().map(User::new).collect())
     }
 
     #[graphql(entity)]
@@ -209,6 +223,6 @@ impl Mutation {
         let user = service(ctx)
             .update_profile(user_id, input.name.as_deref(), input.avatar_url.as_deref())
             .await?;
-        Ok(User(user))
+        Ok(User::new(user))
     }
 }

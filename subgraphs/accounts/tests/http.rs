@@ -61,8 +61,8 @@ async fn kit_serve(
 }
 
 const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresAt user { id name email createdAt } } }";
-const SIGN_IN: &str = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken refreshToken user { id } } }";
-const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id } } }";
+const SIGN_IN: &str = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken refreshToken user { id email } } }";
+const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id email } } }";
 const ME: &str = "{ me { id name email avatarUrl } }";
 
 async fn sign_up(client: &GqlClient, email: &str, name: &str) -> Value {
@@ -88,9 +88,8 @@ async fn sign_up_returns_a_session_and_me_sees_own_email_only() {
     let ada = sign_up(&server.client, "  Ada@Example.com ", " Ada Lovelace ").await;
     assert_eq!(ada["user"]["name"], "Ada Lovelace");
     assert_eq!(
-        ada["user"]["email"],
-        Value::Null,
-        "anonymous signUp caller is not the user"
+        ada["user"]["email"], "ada@example.com",
+        "the signed-up user sees their own email in the payload"
     );
     let expires =
         chrono::DateTime::parse_from_rfc3339(ada["expiresAt"].as_str().expect("expiresAt"))
@@ -183,6 +182,7 @@ async fn sign_in_checks_the_password() {
         )
         .await;
     assert_eq!(ok["signIn"]["user"]["id"], ada["user"]["id"]);
+    assert_eq!(ok["signIn"]["user"]["email"], "ada@example.com");
 
     let wrong = server
         .client
@@ -221,6 +221,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         .to_owned();
     assert_ne!(first, second);
     assert_eq!(rotated["user"]["id"], ada["user"]["id"]);
+    assert_eq!(rotated["user"]["email"], "ada@example.com");
     let me = server
         .client
         .with_token(rotated["accessToken"].as_str().expect("access"))

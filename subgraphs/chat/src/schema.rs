@@ -1,4 +1,4 @@
-//! The chat GraphQL API (`shared/contract/chat.graphql`).
+//! The chat GraphQL API (`contract/chat.graphql`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

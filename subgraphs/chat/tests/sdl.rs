@@ -29,7 +29,7 @@ async fn federation_sdl_matches_the_checked_in_schema() {
     }
 }
 
-/// Every name of the contract (`shared/contract/chat.graphql`) is served, unrenamed.
+/// Every name of the contract (`contract/chat.graphql`) is served, unrenamed.
 #[tokio::test]
 async fn the_contract_names_are_all_served() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/chat.graphql");

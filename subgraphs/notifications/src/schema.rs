@@ -1,4 +1,4 @@
-//! The notifications GraphQL API (`shared/contract/notifications.graphql`).
+//! The notifications GraphQL API (`contract/notifications.graphql`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

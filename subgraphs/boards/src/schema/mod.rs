@@ -1,4 +1,4 @@
-//! The boards GraphQL API (`shared/contract/boards.graphql`): schema roots, DataLoaders and
+//! The boards GraphQL API (`contract/boards.graphql`): schema roots, DataLoaders and
 //! the helpers resolvers share.
 
 mod mutation;
