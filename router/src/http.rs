@@ -259,7 +259,21 @@ async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> R
             )
         }
     };
+    if !names_a_document(&request) {
+        return bad_request(StatusCode::BAD_REQUEST, media, "missing `query`");
+    }
     respond(state, request, &headers, ip, accepted, true).await
+}
+
+/// A `query`, or the id of a persisted document: without either there is nothing to run
+/// (HTTP 400 before anything else, as GraphQL over HTTP asks).
+fn names_a_document(request: &GraphQLRequest) -> bool {
+    request.query.is_some()
+        || request.document_id.is_some()
+        || request
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.contains_key("persistedQuery"))
 }
 
 /// GET serves queries (never mutations), streams, and WebSocket upgrades.
@@ -287,9 +301,6 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
         Ok(Query(params)) => params,
         Err(e) => return bad_request(StatusCode::BAD_REQUEST, media, &e.body_text()),
     };
-    let Some(query) = params.get("query").cloned() else {
-        return bad_request(StatusCode::BAD_REQUEST, media, "missing `query` parameter");
-    };
     let (variables, extensions) = match (
         object_param(&params, "variables"),
         object_param(&params, "extensions"),
@@ -300,11 +311,15 @@ async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Re
         }
     };
     let request = GraphQLRequest {
-        query,
+        query: params.get("query").cloned(),
+        document_id: params.get("documentId").cloned(),
         operation_name: params.get("operationName").cloned(),
         variables,
         extensions,
     };
+    if !names_a_document(&request) {
+        return bad_request(StatusCode::BAD_REQUEST, media, "missing `query` parameter");
+    }
     respond(state, request, &headers, ip, accepted, false).await
 }
 
@@ -449,6 +464,7 @@ pub(super) async fn run(
         transport,
         gate: state.edge.gate.as_ref(),
         client,
+        documents: Some(&state.edge.documents),
     };
     Ok(run_request(&current, request, context).await)
 }

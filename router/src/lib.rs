@@ -155,6 +155,10 @@ pub async fn serve_with(
         }
         config::Source::Compose(_) => composed::start(&config, shutdown.clone()).await?,
     };
+    tokio::spawn(edge::documents::watch(
+        state.edge.documents.clone(),
+        shutdown.clone(),
+    ));
     if let Some(gate) = &state.edge.gate {
         tracing::info!(backend = gate.limiter().backend_name(), "rate limiting on");
     }

@@ -1,6 +1,7 @@
 //! One GraphQL request through every pipeline stage, independent of HTTP.
 
 use crate::edge::cost::{CostError, CostModel, DemandControlConfig};
+use crate::edge::documents::{Document, Documents};
 use crate::edge::gate::{Caller, Gate, Refused};
 use crate::edge::headers::Forwarded;
 use crate::edge::limits::LimitsConfig;
@@ -117,7 +118,12 @@ impl RouterState {
 /// A GraphQL request as received over HTTP.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct GraphQLRequest {
-    pub query: String,
+    /// Absent when the request names a persisted document instead.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// GraphQL over HTTP's persisted documents: the id of a document in the manifest.
+    #[serde(rename = "documentId", default)]
+    pub document_id: Option<String>,
     #[serde(rename = "operationName", default)]
     pub operation_name: Option<String>,
     #[serde(default)]
@@ -258,6 +264,8 @@ pub struct RequestContext<'a> {
     pub gate: Option<&'a Gate>,
     /// Who is asking (client name and version headers), for metrics.
     pub client: ClientInfo,
+    /// Persisted documents (APQ, the manifest); without them a request needs its `query`.
+    pub documents: Option<&'a Documents>,
     /// How the request is traced ([`crate::observe::request_span`]).
     pub trace: RequestTrace,
 }
@@ -279,17 +287,25 @@ pub async fn run_request(
 
 async fn run_stages(
     state: &Arc<RouterState>,
-    request: GraphQLRequest,
+    mut request: GraphQLRequest,
     rc: RequestContext<'_>,
     seen: &mut Observed,
 ) -> Outcome {
     let sg = &*state.supergraph;
     let settings = &state.settings;
-    let variables = request.variables.unwrap_or_default();
+    let variables = request.variables.take().unwrap_or_default();
+    let query = match (rc.documents, &request.query) {
+        (Some(documents), _) => match documents.resolve(&request).await {
+            Ok(query) => query,
+            Err(refusal) => return Outcome::Refused(refusal),
+        },
+        (None, Some(query)) => Document::Sent(query),
+        (None, None) => return Outcome::Refused(missing_query()),
+    };
     let prepared = prepare_with(
         sg,
         &state.caches,
-        &request.query,
+        &query,
         request.operation_name.as_deref(),
         variables,
         &settings.override_labels,
@@ -359,6 +375,13 @@ async fn run_stages(
             "GATEWAY_TIMEOUT",
         )),
     }
+}
+
+fn missing_query() -> Refusal {
+    Refusal::Invalid(vec![serde_json::json!({
+        "message": "missing `query`",
+        "extensions": { "code": "BAD_REQUEST" },
+    })])
 }
 
 /// What the transport and the configuration allow, before anything is spent.

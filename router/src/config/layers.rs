@@ -23,6 +23,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("ROUTER_SUBGRAPH_TIMEOUTS", "traffic.subgraph_timeouts"),
     ("ROUTER_FORWARD_HEADERS", "headers.forward"),
     ("REDIS_URL", "rate_limit.redis_url"),
+    ("REDIS_URL", "persisted_queries.redis_url"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -96,17 +97,24 @@ fn env_layer(
         if ENV_IGNORED.contains(&name.as_str()) {
             continue;
         }
-        let key = match ENV_ALIASES.iter().find(|(alias, _)| alias == name) {
-            Some((_, key)) => (*key).to_owned(),
-            None => match name.strip_prefix(ENV_PREFIX) {
-                Some(rest) => rest.to_ascii_lowercase().replace("__", "."),
+        // An alias may set several keys (`REDIS_URL`: every Redis the router uses).
+        let mut keys: Vec<String> = ENV_ALIASES
+            .iter()
+            .filter(|(alias, _)| alias == name)
+            .map(|(_, key)| (*key).to_owned())
+            .collect();
+        if keys.is_empty() {
+            match name.strip_prefix(ENV_PREFIX) {
+                Some(rest) => keys.push(rest.to_ascii_lowercase().replace("__", ".")),
                 None => continue,
-            },
-        };
-        let default =
-            default_at(defaults, &key).ok_or_else(|| ConfigError::UnknownEnv(name.clone()))?;
-        let value = typed(default, raw).map_err(|m| invalid(name, m))?;
-        merge(&mut layer, nested(&key, value));
+            }
+        }
+        for key in keys {
+            let default =
+                default_at(defaults, &key).ok_or_else(|| ConfigError::UnknownEnv(name.clone()))?;
+            let value = typed(default, raw).map_err(|m| invalid(name, m))?;
+            merge(&mut layer, nested(&key, value));
+        }
     }
     Ok(layer)
 }

@@ -10,6 +10,7 @@ use crate::composed::SubgraphSource;
 use crate::edge::cors::CorsConfig;
 use crate::edge::cost::DemandControlConfig;
 use crate::edge::csrf::CsrfConfig;
+use crate::edge::documents::PersistedQueriesConfig;
 use crate::edge::headers::HeadersConfig;
 use crate::edge::limits::LimitsConfig;
 use crate::edge::rate_limit::RateLimitConfig;
@@ -73,6 +74,8 @@ pub struct Config {
     pub playground: PlaygroundConfig,
     /// Logs, metrics and traces.
     pub telemetry: TelemetryConfig,
+    /// Automatic persisted queries and safelisting by a manifest.
+    pub persisted_queries: PersistedQueriesConfig,
 }
 
 /// `[telemetry]`: the log format, `/metrics`, and what request spans carry. Trace export
@@ -162,6 +165,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             playground: PlaygroundConfig::default(),
             telemetry: TelemetryConfig::default(),
+            persisted_queries: PersistedQueriesConfig::default(),
         }
     }
 }

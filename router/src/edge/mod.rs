@@ -4,6 +4,7 @@
 pub mod cors;
 pub mod cost;
 pub mod csrf;
+pub mod documents;
 pub mod gate;
 pub mod headers;
 pub mod limits;

@@ -5,6 +5,7 @@ use super::AppState;
 use crate::config::{BatchingConfig, Config};
 use crate::edge::cors::Cors;
 use crate::edge::csrf::CsrfConfig;
+use crate::edge::documents::Documents;
 use crate::edge::gate::Gate;
 use crate::edge::headers::{request_id, HeadersConfig};
 use crate::edge::rate_limit::{client_ip, IpNet, RateLimitConfig};
@@ -28,6 +29,8 @@ pub struct Edge {
     pub playground: bool,
     /// `/metrics` is served on the router's own port (metrics on, no separate listener).
     pub metrics_here: bool,
+    /// Automatic persisted queries and the safelist's manifest.
+    pub documents: Arc<Documents>,
 }
 
 impl Edge {
@@ -35,6 +38,7 @@ impl Edge {
     /// at start, never at the first request.
     pub fn new(config: &Config) -> Result<Edge, String> {
         let gate = Gate::new(&config.rate_limit).map_err(|e| format!("rate_limit: {e}"))?;
+        let documents = Arc::new(Documents::new(&config.persisted_queries)?);
         Ok(Edge {
             headers: config.headers.clone(),
             cors: Cors::new(config.cors.clone())?,
@@ -46,6 +50,7 @@ impl Edge {
             playground: config.playground.enabled,
             metrics_here: config.telemetry.metrics.enabled
                 && config.telemetry.metrics.listen.is_none(),
+            documents,
         })
     }
 

@@ -521,6 +521,7 @@ async fn start(
         },
         gate: app.edge.gate.as_ref(),
         client: connection.client.clone(),
+        documents: Some(&app.edge.documents),
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.
     Box::pin(run_request(&state, request, context)).await

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod serve;
 pub mod subgraphs;
 
 use router::supergraph::Supergraph;
