@@ -284,3 +284,24 @@ fn access_cost_and_cache_directives_match_apollo() {
 fn contexts_match_apollo() {
     assert_equivalent("context");
 }
+
+/// The `platform` fixture holds the platform's own subgraph schemas: they must be the
+/// checked-in golden files (`schema/*.graphql`), or Apollo's composition in `apollo.graphql`
+/// would be checked against schemas nobody serves.
+#[test]
+fn the_platform_fixture_is_the_golden_subgraph_schemas() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema");
+    let fixture = fixtures().join("platform");
+    for name in ["accounts", "boards", "chat", "notifications"] {
+        let file = format!("{name}.graphql");
+        let read = |dir: &Path| {
+            std::fs::read_to_string(dir.join(&file))
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.join(&file).display()))
+        };
+        assert!(
+            read(&fixture) == read(&golden),
+            "tests/fixtures/apollo-compose/platform/{file} differs from schema/{file}: copy it \
+             over and regenerate apollo.graphql (node tests/fixtures/apollo-compose/generate.mjs)"
+        );
+    }
+}
