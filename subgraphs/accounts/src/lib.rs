@@ -40,7 +40,7 @@ pub struct Accounts {
 
 impl Accounts {
     pub async fn start(config: &ServiceConfig) -> Result<Self, StartError> {
-        let infra = Infra::connect(config, SERVICE).await?;
+        let infra = Infra::connect_with_retry(config, SERVICE).await?;
         let signer = Arc::new(TokenSigner::load_or_generate(
             &config.jwt_key_path(),
             &config.jwt_issuer,

@@ -80,8 +80,9 @@ impl User {
         &self.0.name
     }
 
-    /// Visible to the user themself only (also in the payload of their own sign-up, sign-in
-    /// and session refresh); null for everyone else.
+    /// Visible to the user themself only; null for everyone else.
+    // "Themself" includes the user a sign-up, sign-in or refresh returns (`self.1`): that
+    // request carried no token for them yet.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         let caller = Caller::of(ctx);
         let own = self.1 || caller.user_id() == Some(self.0.id.as_str());

@@ -54,7 +54,7 @@ impl Boards {
         config: &ServiceConfig,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let infra = connect(config).await?;
+        let infra = Infra::connect_with_retry(config, SERVICE).await?;
         let service = Arc::new(
             BoardsService::new(&infra)
                 .await
@@ -87,28 +87,6 @@ impl Boards {
         }
         let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
         kit::server::app(self.schema.clone(), ctx, Router::new())
-    }
-}
-
-/// Connection attempts at start. Replicas starting together race to create the embedded store
-/// and event files (SQLite answers "database is locked" to the loser while a new file switches
-/// to WAL), and MongoDB or Redis may come up after us; all pass within a few tries.
-const CONNECT_ATTEMPTS: u32 = 10;
-const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(200);
-
-async fn connect(config: &ServiceConfig) -> Result<Infra, InfraError> {
-    let mut attempt = 1;
-    loop {
-        match Infra::connect(config, SERVICE).await {
-            Err(error @ (InfraError::Store(_) | InfraError::Events(_)))
-                if attempt < CONNECT_ATTEMPTS =>
-            {
-                tracing::warn!(attempt, %error, "backing services not available yet; retrying");
-                tokio::time::sleep(CONNECT_RETRY_DELAY * attempt).await;
-                attempt += 1;
-            }
-            result => return result,
-        }
     }
 }
 

@@ -72,7 +72,7 @@ impl Chat {
         config: &ServiceConfig,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let infra = Infra::connect(config, SERVICE).await?;
+        let infra = Infra::connect_with_retry(config, SERVICE).await?;
         let service = Arc::new(
             ChatService::new(&infra.store, infra.pubsub.clone(), infra.events.clone())
                 .await

@@ -23,6 +23,10 @@ pub enum InfraError {
     Cache(String),
 }
 
+/// Connection attempts at start (about 11 s in all, see [`Infra::connect_with_retry`]).
+const CONNECT_ATTEMPTS: u32 = 10;
+const CONNECT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Store, live pub/sub, durable domain events, cache and metrics of one subgraph.
 #[derive(Clone)]
 pub struct Infra {
@@ -80,6 +84,29 @@ impl Infra {
             cache,
             metrics,
         })
+    }
+
+    /// [`Infra::connect`], retried with a growing delay while the store or the event backend
+    /// is not there yet: replicas starting together race to create the embedded store and
+    /// event files (SQLite answers "database is locked" to the loser while a new file switches
+    /// to WAL), and MongoDB or Redis may come up after the service. Every subgraph starts so.
+    pub async fn connect_with_retry(
+        config: &ServiceConfig,
+        service: &'static str,
+    ) -> Result<Self, InfraError> {
+        let mut attempt = 1;
+        loop {
+            match Infra::connect(config, service).await {
+                Err(error @ (InfraError::Store(_) | InfraError::Events(_)))
+                    if attempt < CONNECT_ATTEMPTS =>
+                {
+                    tracing::warn!(service, attempt, %error, "backing services not available yet; retrying");
+                    tokio::time::sleep(CONNECT_RETRY_DELAY * attempt).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// What the kit's HTTP app needs from this service, with callers verified by `verifier`.

@@ -49,7 +49,7 @@ impl Notifications {
         config: &ServiceConfig,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let infra = Infra::connect(config, SERVICE).await?;
+        let infra = Infra::connect_with_retry(config, SERVICE).await?;
         let service = Arc::new(
             NotificationsService::new(&infra.store, infra.pubsub.clone())
                 .await
