@@ -118,6 +118,16 @@ impl TokenSigner {
         user_id: &str,
         ttl: chrono::Duration,
     ) -> Result<(String, Claims), SignerError> {
+        self.sign_with(user_id, ttl, serde_json::Map::new())
+    }
+
+    /// [`TokenSigner::sign`] with more claims (`scope`, roles, ...).
+    pub fn sign_with(
+        &self,
+        user_id: &str,
+        ttl: chrono::Duration,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(String, Claims), SignerError> {
         let now = chrono::Utc::now();
         let claims = Claims {
             sub: user_id.to_owned(),
@@ -126,6 +136,7 @@ impl TokenSigner {
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
+            extra,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());

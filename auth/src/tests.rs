@@ -112,6 +112,7 @@ async fn hmac_signed_with_the_public_key_is_rejected() {
         exp: chrono::Utc::now().timestamp() + 600,
         iat: 0,
         jti: "x".into(),
+        extra: Default::default(),
     };
     let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(signer.kid().to_owned());

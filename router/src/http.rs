@@ -443,8 +443,8 @@ pub(super) async fn run(
         .and_then(|v| v.to_str().ok());
     let current = state.current.load_full();
     let client = ClientInfo::from_headers(headers);
-    let user = match state.authenticate(authorization).await {
-        Ok(user) => user,
+    let claims = match state.verify(authorization).await {
+        Ok(claims) => claims,
         Err(error) => {
             let metrics = &current.client.metrics;
             metrics.count_code("UNAUTHENTICATED");
@@ -456,6 +456,12 @@ pub(super) async fn run(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // Schema authorization needs verified tokens: without a verifier it is the subgraphs'.
+    let grants = state
+        .verifier
+        .as_ref()
+        .map(|_| state.edge.authorization.grants(claims.as_ref()));
+    let user = claims.map(|claims| claims.sub);
     let context = RequestContext {
         headers: state.edge.headers.forwarded(headers),
         trace: crate::observe::request_span(headers, request_id),
@@ -465,6 +471,7 @@ pub(super) async fn run(
         gate: state.edge.gate.as_ref(),
         client,
         documents: Some(&state.edge.documents),
+        grants,
     };
     Ok(run_request(&current, request, context).await)
 }

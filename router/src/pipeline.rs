@@ -2,6 +2,7 @@
 //! parse → validate → select operation → coerce variables → normalize → plan (cached)
 //! → execute → shape. Each stage is one function; [`prepare`] composes the pure ones.
 
+use crate::edge::authorization::Grants;
 use crate::edge::limits::{measure, LimitError, LimitsConfig};
 use crate::metrics::Metrics;
 use crate::operation::{condition_variables, normalize, NormalizeError, NormalizedOperation};
@@ -102,6 +103,9 @@ pub struct PreparedOperation {
     pub document: Arc<PreparedDocument>,
     pub operation: NormalizedOperation,
     pub plan: QueryPlan,
+    /// `UNAUTHORIZED_FIELD_OR_TYPE` errors for what the plan leaves out (see
+    /// [`crate::edge::authorization`]); every response of this entry carries them.
+    pub unauthorized: Vec<Value>,
     /// Whether `__schema`/`__type` must be answered from the API schema.
     pub has_introspection: bool,
     /// The size of the last response written for this operation: the next one's buffer
@@ -229,12 +233,14 @@ fn ids_to_strings(value: &mut Value) {
     }
 }
 
-/// Stages 4+5: normalize and plan.
+/// Stages 4+5: normalize and plan; with `grants`, what they do not allow is left out of the
+/// plan (the response is still shaped by the whole operation, so it comes back `null`).
 pub fn normalize_and_plan(
     sg: &Supergraph,
     prepared: Arc<PreparedDocument>,
     variables: &Map<String, Value>,
     enabled_labels: &[String],
+    grants: Option<&Grants>,
 ) -> Result<PreparedOperation, RequestError> {
     let operation = normalize(
         &sg.api_schema,
@@ -242,7 +248,14 @@ pub fn normalize_and_plan(
         &prepared.operation,
         variables,
     )?;
-    let plan = plan(sg, &operation, enabled_labels)?;
+    let filtered = grants.and_then(|grants| sg.access.filter(&operation, grants));
+    let (plan, unauthorized) = match filtered {
+        Some(filtered) => (
+            plan(sg, &filtered.operation, enabled_labels)?,
+            filtered.errors,
+        ),
+        None => (plan(sg, &operation, enabled_labels)?, Vec::new()),
+    };
     let has_introspection = operation.kind == OperationType::Query
         && prepared
             .operation
@@ -252,6 +265,7 @@ pub fn normalize_and_plan(
         document: prepared,
         operation,
         plan,
+        unauthorized,
         has_introspection,
         response_size: Default::default(),
         static_cost: Default::default(),
@@ -266,12 +280,21 @@ pub fn prepare(
     operation_name: Option<&str>,
     variables: Map<String, Value>,
 ) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
-    prepare_with(sg, caches, query, operation_name, variables, &[], None)
+    let admission = Admission::default();
+    prepare_with(sg, caches, query, operation_name, variables, &[], admission)
 }
 
-/// [`prepare`] with the progressive `@override` labels configured as enabled, and within
-/// `limits` (checked when a document is first seen; the document cache keeps only those
-/// that passed).
+/// What a request is admitted with besides its document: the operation limits, and the
+/// caller's grants when authorization is enforced.
+#[derive(Default, Clone, Copy)]
+pub struct Admission<'a> {
+    pub limits: Option<&'a LimitsConfig>,
+    pub grants: Option<&'a Grants>,
+}
+
+/// [`prepare`] with the progressive `@override` labels configured as enabled, within the
+/// limits (checked when a document is first seen; the document cache keeps only those that
+/// passed), and planned for the caller's grants (part of the plan cache key).
 pub fn prepare_with(
     sg: &Supergraph,
     caches: &Caches,
@@ -279,8 +302,9 @@ pub fn prepare_with(
     operation_name: Option<&str>,
     variables: Map<String, Value>,
     enabled_labels: &[String],
-    limits: Option<&LimitsConfig>,
+    admission: Admission<'_>,
 ) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
+    let limits = admission.limits;
     let mut key = CacheKey {
         query: query.to_owned(),
         operation_name: operation_name.map(str::to_owned),
@@ -309,12 +333,16 @@ pub fn prepare_with(
     let labels = roll_override_labels(sg, enabled_labels);
     key.conditions
         .extend(sg.override_labels.iter().map(|l| labels.contains(l)));
+    if let Some(grants) = admission.grants.filter(|_| !sg.access.is_empty()) {
+        key.conditions.extend(sg.access.fingerprint(grants));
+    }
     if let Some(prepared) = caches.plans.get(&key) {
         caches.metrics.record_plan(None);
         return Ok((prepared, variables));
     }
     let started = std::time::Instant::now();
-    let prepared = Arc::new(normalize_and_plan(sg, document, &variables, &labels)?);
+    let planned = normalize_and_plan(sg, document, &variables, &labels, admission.grants);
+    let prepared = Arc::new(planned?);
     caches.metrics.record_plan(Some(started.elapsed()));
     caches.plans.insert(key, prepared.clone());
     Ok((prepared, variables))
@@ -331,7 +359,7 @@ pub fn plan_only(
 ) -> Result<QueryPlan, RequestError> {
     let prepared = Arc::new(parse_and_validate(sg, query, operation_name)?);
     let variables = coerce_variables(sg, &prepared, variables)?;
-    Ok(normalize_and_plan(sg, prepared, &variables, enabled_labels)?.plan)
+    Ok(normalize_and_plan(sg, prepared, &variables, enabled_labels, None)?.plan)
 }
 
 /// Decides, for one request, which progressive `@override` labels of the supergraph are

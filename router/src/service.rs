@@ -1,5 +1,6 @@
 //! One GraphQL request through every pipeline stage, independent of HTTP.
 
+use crate::edge::authorization::Grants;
 use crate::edge::cost::{CostError, CostModel, DemandControlConfig};
 use crate::edge::documents::{Document, Documents};
 use crate::edge::gate::{Caller, Gate, Refused};
@@ -10,7 +11,7 @@ use crate::execute::inflight::InFlight;
 use crate::execute::{execute, ExecutionContext};
 use crate::metrics::ClientInfo;
 use crate::observe::{observe, record_operation, Observed, RequestTrace, TracingConfig};
-use crate::pipeline::{prepare_with, Caches, PreparedOperation, RequestError};
+use crate::pipeline::{prepare_with, Admission, Caches, PreparedOperation, RequestError};
 use crate::response::write_data;
 use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
 use crate::supergraph::{Supergraph, SupergraphError};
@@ -42,6 +43,8 @@ pub struct ExecutionSettings {
     pub subgraph_error_extensions: bool,
     /// What request spans carry.
     pub tracing: TracingConfig,
+    /// Refuse operations asking for fields the caller may not see (else answer the rest).
+    pub reject_unauthorized: bool,
     /// Identical queries in flight (same plan, variables and forwarded headers) share one
     /// execution.
     pub dedupe_requests: bool,
@@ -61,6 +64,7 @@ impl Default for ExecutionSettings {
             demand_control: DemandControlConfig::default(),
             subgraph_error_extensions: true,
             tracing: TracingConfig::default(),
+            reject_unauthorized: false,
             dedupe_requests: true,
         }
     }
@@ -266,6 +270,8 @@ pub struct RequestContext<'a> {
     pub client: ClientInfo,
     /// Persisted documents (APQ, the manifest); without them a request needs its `query`.
     pub documents: Option<&'a Documents>,
+    /// The caller's grants, when authorization is enforced (a token verifier is configured).
+    pub grants: Option<Grants>,
     /// How the request is traced ([`crate::observe::request_span`]).
     pub trace: RequestTrace,
 }
@@ -309,7 +315,10 @@ async fn run_stages(
         request.operation_name.as_deref(),
         variables,
         &settings.override_labels,
-        Some(&settings.limits),
+        Admission {
+            limits: Some(&settings.limits),
+            grants: rc.grants.as_ref(),
+        },
     );
     let (prepared, variables) = match prepared {
         Ok(ok) => ok,
@@ -324,6 +333,13 @@ async fn run_stages(
     };
     record_operation(&tracing::Span::current(), &prepared, &settings.tracing);
     seen.operation = Some(prepared.clone());
+    if settings.reject_unauthorized && !prepared.unauthorized.is_empty() {
+        return Outcome::Refused(Refusal::Edge {
+            status: 403,
+            errors: prepared.unauthorized.clone(),
+            retry_after: None,
+        });
+    }
     if let Err(refusal) = admit(state, &prepared, &rc.transport) {
         return Outcome::Refused(refusal);
     }
@@ -520,7 +536,8 @@ async fn execute_plan(
         timeouts: &state.settings.subgraph_timeouts,
     };
     let output = execute(&ctx, prepared.plan.root.as_ref()).await;
-    let mut errors = output.errors;
+    let mut errors = prepared.unauthorized.clone();
+    errors.extend(output.errors);
     if !state.settings.subgraph_error_extensions {
         errors.iter_mut().for_each(strip_extensions);
     }

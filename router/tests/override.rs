@@ -117,14 +117,30 @@ fn the_plan_cache_keeps_one_plan_per_label_state() {
     let caches = Caches::new(16);
     let query = "{ products { stock } }";
     let off = |caches: &Caches| {
-        let (prepared, _) =
-            prepare_with(&sg, caches, query, None, Default::default(), &[], None).unwrap();
+        let (prepared, _) = prepare_with(
+            &sg,
+            caches,
+            query,
+            None,
+            Default::default(),
+            &[],
+            Default::default(),
+        )
+        .unwrap();
         prepared.plan.to_string()
     };
     let on = |caches: &Caches| {
         let labels = ["beta-stock".to_owned()];
-        let (prepared, _) =
-            prepare_with(&sg, caches, query, None, Default::default(), &labels, None).unwrap();
+        let (prepared, _) = prepare_with(
+            &sg,
+            caches,
+            query,
+            None,
+            Default::default(),
+            &labels,
+            Default::default(),
+        )
+        .unwrap();
         prepared.plan.to_string()
     };
     // Alternating requests share one cache: a key without the label state would hand one

@@ -7,6 +7,7 @@ mod layers;
 pub use layers::{load, ConfigError};
 
 use crate::composed::SubgraphSource;
+use crate::edge::authorization::AuthorizationConfig;
 use crate::edge::cors::CorsConfig;
 use crate::edge::cost::DemandControlConfig;
 use crate::edge::csrf::CsrfConfig;
@@ -76,6 +77,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Automatic persisted queries and safelisting by a manifest.
     pub persisted_queries: PersistedQueriesConfig,
+    /// How `@authenticated`, `@requiresScopes` and `@policy` are decided from the token.
+    pub authorization: AuthorizationConfig,
 }
 
 /// `[telemetry]`: the log format, `/metrics`, and what request spans carry. Trace export
@@ -166,6 +169,7 @@ impl Default for Config {
             playground: PlaygroundConfig::default(),
             telemetry: TelemetryConfig::default(),
             persisted_queries: PersistedQueriesConfig::default(),
+            authorization: AuthorizationConfig::default(),
         }
     }
 }
@@ -243,6 +247,7 @@ impl Config {
             dedupe_requests: self.traffic.deduplicate_requests,
             demand_control: self.demand_control.clone(),
             tracing: self.telemetry.tracing.clone(),
+            reject_unauthorized: self.authorization.reject_unauthorized,
             ..ExecutionSettings::default()
         }
     }

@@ -3,6 +3,7 @@
 
 use super::AppState;
 use crate::config::{BatchingConfig, Config};
+use crate::edge::authorization::AuthorizationConfig;
 use crate::edge::cors::Cors;
 use crate::edge::csrf::CsrfConfig;
 use crate::edge::documents::Documents;
@@ -31,6 +32,8 @@ pub struct Edge {
     pub metrics_here: bool,
     /// Automatic persisted queries and the safelist's manifest.
     pub documents: Arc<Documents>,
+    /// How a verified token's grants are read (scopes, policies).
+    pub authorization: AuthorizationConfig,
 }
 
 impl Edge {
@@ -51,6 +54,7 @@ impl Edge {
             metrics_here: config.telemetry.metrics.enabled
                 && config.telemetry.metrics.listen.is_none(),
             documents,
+            authorization: config.authorization.clone(),
         })
     }
 

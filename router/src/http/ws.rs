@@ -3,6 +3,7 @@
 //! verified before `connection_ack`.
 
 use super::AppState;
+use crate::edge::authorization::Grants;
 use crate::edge::gate::Caller;
 use crate::edge::headers::{request_id, Forwarded};
 use crate::metrics::ClientInfo;
@@ -229,6 +230,8 @@ struct Connection {
     forwarded: Forwarded,
     caller: Caller,
     client: ClientInfo,
+    /// The caller's grants, when a verifier is configured (see `crate::edge::authorization`).
+    grants: Option<Grants>,
     /// `traceparent`/`tracestate` of the upgrade or `connection_init`: every operation of
     /// the connection continues that trace.
     trace: HeaderMap,
@@ -457,7 +460,12 @@ impl Session {
         let expires = claims
             .as_ref()
             .map(|claims| tokio::time::Instant::now() + claims.expires_in());
+        let grants = app
+            .verifier
+            .as_ref()
+            .map(|_| app.edge.authorization.grants(claims.as_ref()));
         Ok(Connection {
+            grants,
             forwarded: app.edge.headers.forwarded(&headers),
             client: ClientInfo::from_headers(&headers),
             trace: crate::observe::trace_context(&headers),
@@ -522,6 +530,7 @@ async fn start(
         gate: app.edge.gate.as_ref(),
         client: connection.client.clone(),
         documents: Some(&app.edge.documents),
+        grants: connection.grants.clone(),
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.
     Box::pin(run_request(&state, request, context)).await

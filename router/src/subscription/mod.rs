@@ -412,7 +412,8 @@ impl UpstreamTask {
         };
         let start = ExecutionOutput::from_value(&data, errors, &self.primary.renames);
         let output = execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await;
-        let mut errors = output.errors;
+        let mut errors = self.prepared.unauthorized.clone();
+        errors.extend(output.errors);
         let data = write_data(
             &self.state.supergraph,
             &self.prepared.operation,

@@ -172,6 +172,8 @@ pub struct Supergraph {
     /// Whether any subgraph has an `@interfaceObject` (which answers `__typename` with an
     /// interface's name, so the executor must look for the real type in merged data).
     pub has_interface_objects: bool,
+    /// `@authenticated`, `@requiresScopes` and `@policy` of the supergraph.
+    pub access: crate::edge::authorization::AccessRules,
     /// What subgraphs may return but clients must never see (`@inaccessible`); `None`
     /// when nothing is hidden, so the response writer checks nothing.
     pub hidden: Option<Hidden>,
@@ -229,7 +231,9 @@ impl Supergraph {
             .types
             .values()
             .any(|t| t.graphs.iter().any(|g| g.is_interface_object));
+        let access = crate::edge::authorization::AccessRules::read(&schema, &implementers);
         Ok(Supergraph {
+            access,
             hidden,
             override_labels,
             has_interface_objects,
