@@ -395,3 +395,42 @@ fn random_percent() -> f64 {
     );
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64 * 100.0
 }
+
+/// Answers `__schema`/`__type` from the API schema.
+pub fn introspect(
+    sg: &Supergraph,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+) -> Result<Option<Map<String, Value>>, RequestError> {
+    if !prepared.has_introspection {
+        return Ok(None);
+    }
+    let doc = &prepared.document;
+    let input: JsonMap = variables
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.clone().into()))
+        .collect();
+    let invalid = |e: apollo_compiler::request::RequestError| {
+        RequestError::Variables(e.message().to_string())
+    };
+    let coerced =
+        apollo_compiler::request::coerce_variable_values(&sg.api_schema, &doc.operation, &input)
+            .map_err(invalid)?;
+    apollo_compiler::introspection::check_max_depth(&doc.document, &doc.operation)
+        .map_err(invalid)?;
+    let response = apollo_compiler::introspection::partial_execute(
+        &sg.api_schema,
+        &sg.implementers,
+        &doc.document,
+        &doc.operation,
+        &coerced,
+    )
+    .map_err(invalid)?;
+    let data = response
+        .data
+        .map(|d| serde_json::to_value(d).unwrap_or(Value::Null));
+    Ok(match data {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    })
+}

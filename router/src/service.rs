@@ -11,12 +11,13 @@ use crate::execute::inflight::InFlight;
 use crate::execute::{execute, ExecutionContext};
 use crate::metrics::ClientInfo;
 use crate::observe::{observe, record_operation, Observed, RequestTrace, TracingConfig};
-use crate::pipeline::{prepare_with, Admission, Caches, PreparedOperation, RequestError};
+use crate::pipeline::{
+    introspect, prepare_with, Admission, Caches, PreparedOperation, RequestError,
+};
 use crate::response::write_data;
 use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
 use crate::supergraph::{Supergraph, SupergraphError};
 use apollo_compiler::ast::OperationType;
-use apollo_compiler::response::JsonMap;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -564,43 +565,4 @@ fn strip_extensions(error: &mut Value) {
     if let Some(Value::Object(extensions)) = error.get_mut("extensions") {
         extensions.retain(|key, _| key == "code" || key == "serviceName");
     }
-}
-
-/// Answers `__schema`/`__type` from the API schema.
-fn introspect(
-    sg: &Supergraph,
-    prepared: &PreparedOperation,
-    variables: &Map<String, Value>,
-) -> Result<Option<Map<String, Value>>, RequestError> {
-    if !prepared.has_introspection {
-        return Ok(None);
-    }
-    let doc = &prepared.document;
-    let input: JsonMap = variables
-        .iter()
-        .map(|(k, v)| (k.as_str().into(), v.clone().into()))
-        .collect();
-    let invalid = |e: apollo_compiler::request::RequestError| {
-        RequestError::Variables(e.message().to_string())
-    };
-    let coerced =
-        apollo_compiler::request::coerce_variable_values(&sg.api_schema, &doc.operation, &input)
-            .map_err(invalid)?;
-    apollo_compiler::introspection::check_max_depth(&doc.document, &doc.operation)
-        .map_err(invalid)?;
-    let response = apollo_compiler::introspection::partial_execute(
-        &sg.api_schema,
-        &sg.implementers,
-        &doc.document,
-        &doc.operation,
-        &coerced,
-    )
-    .map_err(invalid)?;
-    let data = response
-        .data
-        .map(|d| serde_json::to_value(d).unwrap_or(Value::Null));
-    Ok(match data {
-        Some(Value::Object(map)) => Some(map),
-        _ => None,
-    })
 }

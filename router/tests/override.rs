@@ -116,33 +116,14 @@ fn the_plan_cache_keeps_one_plan_per_label_state() {
     let sg = supergraph("override");
     let caches = Caches::new(16);
     let query = "{ products { stock } }";
-    let off = |caches: &Caches| {
-        let (prepared, _) = prepare_with(
-            &sg,
-            caches,
-            query,
-            None,
-            Default::default(),
-            &[],
-            Default::default(),
-        )
-        .unwrap();
-        prepared.plan.to_string()
+    let plan = |caches: &Caches, labels: &[String]| {
+        let variables = Default::default();
+        let admission = Default::default();
+        let prepared = prepare_with(&sg, caches, query, None, variables, labels, admission);
+        prepared.unwrap().0.plan.to_string()
     };
-    let on = |caches: &Caches| {
-        let labels = ["beta-stock".to_owned()];
-        let (prepared, _) = prepare_with(
-            &sg,
-            caches,
-            query,
-            None,
-            Default::default(),
-            &labels,
-            Default::default(),
-        )
-        .unwrap();
-        prepared.plan.to_string()
-    };
+    let off = |caches: &Caches| plan(caches, &[]);
+    let on = |caches: &Caches| plan(caches, &["beta-stock".to_owned()]);
     // Alternating requests share one cache: a key without the label state would hand one
     // state's plan to the other.
     for _ in 0..20 {
