@@ -168,10 +168,12 @@ impl AccountsService {
                 &Update::new().set("revoked", true),
             )
             .await?;
+        // The contract: true when a token was revoked. A token already exchanged still
+        // names its session, whose newer tokens die with it.
         match revoked {
             Some(token) => {
                 self.revoke_family(&token.family_id).await?;
-                Ok(!token.used)
+                Ok(true)
             }
             None => Ok(false),
         }

@@ -296,6 +296,21 @@ async fn sign_out_revokes_the_session() {
     );
     let refresh = server.client.post(REFRESH, json!({"t": token})).await;
     assert_eq!(code(&refresh), "UNAUTHENTICATED");
+
+    // Signing out with a token already exchanged revokes its session: true, and the newer
+    // token is dead too.
+    let bob = sign_up(&server.client, "bob@example.com", "Bob").await;
+    let first = bob["refreshToken"].as_str().expect("refresh");
+    let rotated = server.client.ok(REFRESH, json!({"t": first})).await;
+    let second = rotated["refreshSession"]["refreshToken"]
+        .as_str()
+        .expect("rotated");
+    assert_eq!(
+        server.client.ok(out, json!({"t": first})).await["signOut"],
+        true
+    );
+    let refresh = server.client.post(REFRESH, json!({"t": second})).await;
+    assert_eq!(code(&refresh), "UNAUTHENTICATED");
     server.stop().await;
 }
 
