@@ -34,6 +34,10 @@ pub struct RoomDoc {
     /// A deleted board's room: nobody can use it any more.
     #[serde(default)]
     pub deleted: bool,
+    /// Board rooms: the id of the board event that set `name` (`BoardCreated`, then
+    /// `BoardUpdated`), so an older rename delivered late never wins.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     pub created_at: i64,
@@ -130,6 +134,7 @@ mod tests {
             last_seq: 3,
             rev: 1,
             deleted: false,
+            name_version: String::new(),
             created_by: None,
             created_at: 0,
         };

@@ -131,6 +131,7 @@ impl ChatService {
             last_seq: 0,
             rev: 0,
             deleted: false,
+            name_version: String::new(),
             created_by: Some(creator.to_owned()),
             created_at: now_millis(),
         };

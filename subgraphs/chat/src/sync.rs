@@ -1,5 +1,6 @@
 //! Chat follows other subgraphs' domain events (group `chat`): board rooms follow the boards
-//! subgraph's (stream `boards`), the mention directory follows the accounts subgraph's
+//! subgraph's (stream `boards`: creation, renames, members, deletion), the mention directory
+//! follows the accounts subgraph's
 //! `UserRegistered`/`UserRenamed` (stream `accounts`).
 //!
 //! Delivery is at-least-once and, with several replicas consuming, not strictly ordered, so
@@ -70,6 +71,20 @@ impl ChatService {
                 })
                 .await?
             }
+            "BoardUpdated" => {
+                let board_id = text(event, "boardId")?;
+                let name = text(event, "name")?.trim();
+                self.modify(&board_room_id(board_id), |room| {
+                    // An older rename delivered late (or a redelivery) changes nothing.
+                    if room.name_version.as_str() >= event.id.as_str() || name.is_empty() {
+                        return false;
+                    }
+                    room.name = name.to_owned();
+                    room.name_version = event.id.clone();
+                    true
+                })
+                .await?
+            }
             "BoardDeleted" => {
                 let board_id = text(event, "boardId")?;
                 self.modify(&board_room_id(board_id), |room| {
@@ -130,6 +145,7 @@ impl ChatService {
             last_seq: 0,
             rev: 0,
             deleted: false,
+            name_version: event.id.clone(),
             created_by: Some(owner_id.to_owned()),
             created_at: event.at.timestamp_millis(),
         };
@@ -163,6 +179,8 @@ impl ChatService {
                 .set("memberIds", json!(room.member_ids))
                 .set("memberVersions", pairs::to_json(&room.member_versions))
                 .set("deleted", room.deleted)
+                .set("name", room.name.as_str())
+                .set("nameVersion", room.name_version.as_str())
                 .inc("rev", 1);
             let expected = Filter::eq("id", room_id).and(Filter::eq("rev", room.rev));
             if self.rooms.update_one(&expected, &update).await?.is_some() {
@@ -206,6 +224,7 @@ mod tests {
             last_seq: 0,
             rev: 0,
             deleted: false,
+            name_version: String::new(),
             created_by: None,
             created_at: 0,
         }

@@ -225,6 +225,36 @@ async fn each_event_applies_once_whatever_the_redelivery_order() {
 }
 
 #[tokio::test]
+async fn a_renamed_board_renames_its_room_and_an_older_name_never_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = Tokens::new();
+    let chat = consumerless(dir.path(), &tokens).await;
+    let payload = json!({"boardId": "b6", "name": "Apollo", "ownerId": "ada"});
+    let created = event("BoardCreated", payload);
+    let older = event("BoardUpdated", json!({"boardId": "b6", "name": "Apollo 1"}));
+    let newer = event(
+        "BoardUpdated",
+        json!({"boardId": "b6", "name": "Apollo 11"}),
+    );
+    assert!(apply(&chat, &created).await);
+    assert!(apply(&chat, &newer).await);
+    assert!(!apply(&chat, &older).await, "an older rename arriving late");
+    assert!(!apply(&chat, &newer).await, "redelivered");
+    assert!(
+        !apply(&chat, &created).await,
+        "creation again keeps the new name"
+    );
+    let room = chat
+        .service
+        .room("board-b6")
+        .await
+        .expect("get")
+        .expect("room");
+    assert_eq!(room.name, "Apollo 11");
+    assert_eq!(room.member_ids, ["ada"]);
+}
+
+#[tokio::test]
 async fn deletion_is_final_and_other_kinds_are_ignored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tokens = Tokens::new();
