@@ -74,16 +74,7 @@ impl AppState {
     }
 
     /// Checks an `Authorization` value when a verifier is configured and returns the
-    /// verified user; no value is an anonymous caller, left to the subgraphs' rules.
-    pub async fn authenticate(
-        &self,
-        authorization: Option<&str>,
-    ) -> Result<Option<String>, AuthError> {
-        Ok(self.verify(authorization).await?.map(|claims| claims.sub))
-    }
-
-    /// [`AppState::authenticate`] returning the whole verified claims (a WebSocket ends
-    /// when its token expires).
+    /// verified claims; no value is an anonymous caller, left to the subgraphs' rules.
     pub async fn verify(
         &self,
         authorization: Option<&str>,
@@ -469,7 +460,7 @@ pub(super) async fn run(
         transport,
         gate: state.edge.gate.as_ref(),
         client,
-        documents: Some(&state.edge.documents),
+        documents: &state.edge.documents,
         grants,
     };
     Ok(run_request(&current, request, context).await)

@@ -2,7 +2,7 @@
 
 use crate::edge::authorization::Grants;
 use crate::edge::cost::{CostError, CostModel, DemandControlConfig};
-use crate::edge::documents::{Document, Documents};
+use crate::edge::documents::Documents;
 use crate::edge::gate::{Caller, Gate, Refused};
 use crate::edge::headers::Forwarded;
 use crate::edge::limits::LimitsConfig;
@@ -269,8 +269,8 @@ pub struct RequestContext<'a> {
     pub gate: Option<&'a Gate>,
     /// Who is asking (client name and version headers), for metrics.
     pub client: ClientInfo,
-    /// Persisted documents (APQ, the manifest); without them a request needs its `query`.
-    pub documents: Option<&'a Documents>,
+    /// Persisted documents: APQ and the manifest resolve the document a request runs.
+    pub documents: &'a Documents,
     /// The caller's grants, when authorization is enforced (a token verifier is configured).
     pub grants: Option<Grants>,
     /// How the request is traced ([`crate::observe::request_span`]).
@@ -301,13 +301,9 @@ async fn run_stages(
     let sg = &*state.supergraph;
     let settings = &state.settings;
     let variables = request.variables.take().unwrap_or_default();
-    let query = match (rc.documents, &request.query) {
-        (Some(documents), _) => match documents.resolve(&request).await {
-            Ok(query) => query,
-            Err(refusal) => return Outcome::Refused(refusal),
-        },
-        (None, Some(query)) => Document::Sent(query),
-        (None, None) => return Outcome::Refused(missing_query()),
+    let query = match rc.documents.resolve(&request).await {
+        Ok(query) => query,
+        Err(refusal) => return Outcome::Refused(refusal),
     };
     let prepared = prepare_with(
         sg,
@@ -392,13 +388,6 @@ async fn run_stages(
             "GATEWAY_TIMEOUT",
         )),
     }
-}
-
-fn missing_query() -> Refusal {
-    Refusal::Invalid(vec![serde_json::json!({
-        "message": "missing `query`",
-        "extensions": { "code": "BAD_REQUEST" },
-    })])
 }
 
 /// What the transport and the configuration allow, before anything is spent.

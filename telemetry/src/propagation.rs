@@ -90,14 +90,14 @@ pub async fn within<F: Future>(head: Option<Head>, span: Span, work: F) -> F::Ou
 
 /// `work` carrying the current request's trace (span or unsampled marker) onto another task.
 pub fn in_current_trace<F: Future>(work: F) -> impl Future<Output = F::Output> {
-    let carried = tracing_enabled().then(|| {
-        let marker = UNSAMPLED.try_with(|m| *m).ok().flatten();
-        match marker {
-            Some(marker) => Head::Untraced(marker),
-            None => Head::Traced(opentelemetry::Context::new()),
-        }
-    });
-    within(carried, Span::current(), work)
+    if !tracing_enabled() {
+        return within(None, Span::none(), work);
+    }
+    let carried = match UNSAMPLED.try_with(|m| *m).ok().flatten() {
+        Some(marker) => Head::Untraced(marker),
+        None => Head::Traced(opentelemetry::Context::new()),
+    };
+    within(Some(carried), Span::current(), work)
 }
 
 /// True inside a traced request (the current span exports): where child spans are made.
@@ -204,13 +204,4 @@ pub fn carrier(span: &Span) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
-}
-
-/// Adds [`trace_headers`] to `headers`.
-pub fn inject_headers(span: &Span, headers: &mut http::HeaderMap) {
-    for (name, value) in trace_headers(span) {
-        if let Ok(value) = http::HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
 }

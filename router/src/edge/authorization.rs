@@ -147,11 +147,6 @@ impl AccessRules {
         authenticated.chain(scopes).chain(policies)
     }
 
-    /// Every policy a rule names (the router's configuration decides them).
-    pub fn policies(&self) -> &[String] {
-        &self.policies
-    }
-
     /// `operation` without what `grants` do not allow; `None` when it is allowed whole.
     pub fn filter(&self, operation: &NormalizedOperation, grants: &Grants) -> Option<Filtered> {
         if self.is_empty() {

@@ -529,7 +529,7 @@ async fn start(
         },
         gate: app.edge.gate.as_ref(),
         client: connection.client.clone(),
-        documents: Some(&app.edge.documents),
+        documents: &app.edge.documents,
         grants: connection.grants.clone(),
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.

@@ -18,7 +18,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use labels::ClientInfo;
@@ -124,7 +123,7 @@ impl RequestOutcome {
 
 /// Every metric of one router instance.
 pub struct Metrics {
-    enabled: AtomicBool,
+    enabled: bool,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_duration: Histograms<OperationLabels>,
@@ -162,7 +161,7 @@ impl Metrics {
             [("service".into(), "router".into())].into_iter(),
         );
         let metrics = Metrics {
-            enabled: AtomicBool::new(config.enabled),
+            enabled: config.enabled,
             requests: Family::default(),
             request_duration: Histograms::new_with_constructor(latency),
             errors: Family::default(),
@@ -272,11 +271,7 @@ impl Metrics {
 
     #[inline]
     pub fn enabled(&self) -> bool {
-        self.enabled.load(Ordering::Relaxed)
-    }
-
-    pub fn set_enabled(&self, enabled: bool) {
-        self.enabled.store(enabled, Ordering::Relaxed);
+        self.enabled
     }
 
     /// The Prometheus text exposition of every metric.

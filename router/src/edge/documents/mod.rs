@@ -134,11 +134,6 @@ impl Documents {
         })
     }
 
-    /// The configuration this was built from.
-    pub fn config(&self) -> &PersistedQueriesConfig {
-        &self.config
-    }
-
     /// Replaces the manifest (see [`watch`]).
     pub fn set_manifest(&self, manifest: Manifest) {
         self.manifest.store(Arc::new(manifest));
