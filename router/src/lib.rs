@@ -7,7 +7,6 @@
 pub mod check;
 pub mod cli;
 pub mod compose;
-pub mod composed;
 pub mod config;
 pub mod edge;
 pub mod execute;
@@ -18,14 +17,16 @@ pub mod observe;
 pub mod operation;
 pub mod pipeline;
 pub mod plan;
+pub mod recompose;
 pub mod response;
 pub mod service;
+pub mod state;
 pub mod subscription;
 pub mod supergraph;
 
 pub use config::Config;
 pub use http::{app, AppState};
-pub use service::{ExecutionSettings, RouterState};
+pub use state::{ExecutionSettings, RouterState};
 
 use execute::fetch::SubgraphClient;
 use std::net::SocketAddr;
@@ -153,7 +154,7 @@ pub async fn serve_with(
             ));
             state
         }
-        config::Source::Compose(_) => composed::start(&config, shutdown.clone()).await?,
+        config::Source::Compose(_) => recompose::start(&config, shutdown.clone()).await?,
     };
     tokio::spawn(edge::documents::watch(
         state.edge.documents.clone(),

@@ -35,7 +35,7 @@ pub const DATA: &[u8] = b"{\"data\":";
 
 /// Writes the start of the client's response, `{"data":` and the data for `merged` (`null`
 /// if a non-null root field was null), and appends non-null violations to `errors`; the
-/// caller ends it (`service::executed_body`). `capacity`: the expected size.
+/// caller ends it ([`executed_body`]). `capacity`: the expected size.
 pub fn write_data(
     sg: &Supergraph,
     operation: &NormalizedOperation,
@@ -369,4 +369,32 @@ fn as_field(selection: &Selection) -> Option<&FieldSelection> {
         Selection::Field(field) => Some(field),
         Selection::Fragment(_) => None,
     }
+}
+
+/// An execution result as clients receive it: `data`, then `errors` when there are any.
+pub fn result_body(data: Value, errors: Vec<Value>) -> Value {
+    let mut body = Map::new();
+    body.insert("data".into(), data);
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    Value::Object(body)
+}
+
+/// An executed result as clients receive it: `data` as [`write_data`] started it, then the
+/// errors, if any.
+pub fn executed_body(mut data: Vec<u8>, errors: &[Value]) -> Vec<u8> {
+    if !errors.is_empty() {
+        data.extend_from_slice(b",\"errors\":");
+        let _ = serde_json::to_writer(&mut data, errors);
+    }
+    data.push(b'}');
+    data
+}
+
+/// [`executed_body`] as text (for streams and WebSocket frames). The body is UTF-8: every
+/// string in it came through serde_json's validation.
+pub fn executed_text(data: Vec<u8>, errors: &[Value]) -> String {
+    String::from_utf8(executed_body(data, errors))
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

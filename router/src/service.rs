@@ -1,124 +1,21 @@
 //! One GraphQL request through every pipeline stage, independent of HTTP.
 
 use crate::edge::authorization::Grants;
-use crate::edge::cost::{CostError, CostModel, DemandControlConfig};
+use crate::edge::cost::CostError;
 use crate::edge::documents::Documents;
 use crate::edge::gate::{Caller, Gate, Refused};
 use crate::edge::headers::Forwarded;
-use crate::edge::limits::LimitsConfig;
-use crate::execute::fetch::SubgraphClient;
-use crate::execute::inflight::InFlight;
 use crate::execute::{execute, ExecutionContext};
 use crate::metrics::ClientInfo;
-use crate::observe::{observe, record_operation, Observed, RequestTrace, TracingConfig};
-use crate::pipeline::{
-    introspect, prepare_with, Admission, Caches, PreparedOperation, RequestError,
-};
-use crate::response::write_data;
-use crate::subscription::{EventStream, SubscriptionHub, SubscriptionSettings};
-use crate::supergraph::{Supergraph, SupergraphError};
+use crate::observe::{observe, record_operation, Observed, RequestTrace};
+use crate::pipeline::{introspect, prepare_with, Admission, PreparedOperation, RequestError};
+use crate::response::{executed_body, write_data};
+use crate::state::{ExecutionKey, RouterState};
+use crate::subscription::EventStream;
 use apollo_compiler::ast::OperationType;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Execution settings that do not depend on the supergraph (see [`crate::Config`] for
-/// what each means).
-#[derive(Debug, Clone)]
-pub struct ExecutionSettings {
-    pub subgraph_timeout: Duration,
-    pub subgraph_timeouts: HashMap<String, Duration>,
-    /// The whole operation; past it the client gets `GATEWAY_TIMEOUT`.
-    pub request_timeout: Duration,
-    pub plan_cache_size: usize,
-    /// Progressive `@override` labels enabled for every request (feature flags); `percent(N)`
-    /// labels not listed here are still rolled per request.
-    pub override_labels: Vec<String>,
-    pub subscriptions: SubscriptionSettings,
-    /// Whether `__schema`/`__type` are answered.
-    pub introspection: bool,
-    pub limits: LimitsConfig,
-    pub demand_control: DemandControlConfig,
-    /// Keep subgraph errors' `extensions` beyond `code` and `serviceName`.
-    pub subgraph_error_extensions: bool,
-    /// What request spans carry.
-    pub tracing: TracingConfig,
-    /// Refuse operations asking for fields the caller may not see (else answer the rest).
-    pub reject_unauthorized: bool,
-    /// Identical queries in flight (same plan, variables and forwarded headers) share one
-    /// execution.
-    pub dedupe_requests: bool,
-}
-
-impl Default for ExecutionSettings {
-    fn default() -> Self {
-        ExecutionSettings {
-            subgraph_timeout: Duration::from_secs(30),
-            subgraph_timeouts: HashMap::new(),
-            request_timeout: Duration::from_secs(60),
-            plan_cache_size: 512,
-            override_labels: Vec::new(),
-            subscriptions: SubscriptionSettings::default(),
-            introspection: true,
-            limits: LimitsConfig::default(),
-            demand_control: DemandControlConfig::default(),
-            subgraph_error_extensions: true,
-            tracing: TracingConfig::default(),
-            reject_unauthorized: false,
-            dedupe_requests: true,
-        }
-    }
-}
-
-/// Immutable per-supergraph state; replaced as a whole on reload.
-pub struct RouterState {
-    pub supergraph: Arc<Supergraph>,
-    /// `@cost`/`@listSize` of the supergraph, for demand control.
-    pub cost: CostModel,
-    pub caches: Caches,
-    pub client: Arc<SubgraphClient>,
-    pub settings: ExecutionSettings,
-    /// Subscriptions started against this state; they outlive a supergraph reload.
-    pub subscriptions: SubscriptionHub,
-    /// Queries in flight, shared by identical requests.
-    executions: InFlight<ExecutionKey, Executed>,
-}
-
-/// What makes two queries' answers the same: one plan (the plan cache's entry, which
-/// includes the `@skip`/`@include` conditions and override labels), the same coerced
-/// variables and the same headers for every subgraph, within one write epoch.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ExecutionKey {
-    plan: usize,
-    variables: Vec<u8>,
-    headers: Forwarded,
-    epoch: u64,
-}
-
-/// An executed operation's whole response body, shareable, and whether it has errors.
-type Executed = (bytes::Bytes, bool);
-
-impl RouterState {
-    /// Parses `sdl` into a ready state sharing `client`'s connection pools.
-    pub fn new(
-        sdl: &str,
-        client: Arc<SubgraphClient>,
-        settings: ExecutionSettings,
-    ) -> Result<RouterState, SupergraphError> {
-        let supergraph = Arc::new(Supergraph::parse(sdl)?);
-        let cost = CostModel::from_sdl(&supergraph, sdl)?;
-        Ok(RouterState {
-            supergraph,
-            cost,
-            caches: Caches::with_metrics(settings.plan_cache_size, client.metrics.clone()),
-            client,
-            settings,
-            subscriptions: SubscriptionHub::default(),
-            executions: InFlight::default(),
-        })
-    }
-}
 
 /// A GraphQL request as received over HTTP.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -228,34 +125,6 @@ impl From<Refused> for Refusal {
             ),
         }
     }
-}
-
-/// An execution result as clients receive it: `data`, then `errors` when there are any.
-pub fn result_body(data: Value, errors: Vec<Value>) -> Value {
-    let mut body = Map::new();
-    body.insert("data".into(), data);
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
-    }
-    Value::Object(body)
-}
-
-/// An executed result as clients receive it: `data` as [`write_data`] started it, then the
-/// errors, if any.
-pub fn executed_body(mut data: Vec<u8>, errors: &[Value]) -> Vec<u8> {
-    if !errors.is_empty() {
-        data.extend_from_slice(b",\"errors\":");
-        let _ = serde_json::to_writer(&mut data, errors);
-    }
-    data.push(b'}');
-    data
-}
-
-/// [`executed_body`] as text (for streams and WebSocket frames). The body is UTF-8: every
-/// string in it came through serde_json's validation.
-pub fn executed_text(data: Vec<u8>, errors: &[Value]) -> String {
-    String::from_utf8(executed_body(data, errors))
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// What the transport knows about a request besides its body.

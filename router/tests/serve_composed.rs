@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::routing::post;
 use parking_lot::Mutex;
-use router::composed::SubgraphSource;
+use router::recompose::SubgraphSource;
 use router::Config;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;

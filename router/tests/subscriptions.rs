@@ -295,12 +295,12 @@ impl Federation {
             ("accounts", accounts.url.clone()),
             ("products", products.url.clone()),
         ]
-        .map(|(name, url)| router::composed::SubgraphSource {
+        .map(|(name, url)| router::recompose::SubgraphSource {
             name: name.into(),
             url,
             sdl_file: None,
         });
-        let mut inputs = router::composed::fetch_all(&sources).await.unwrap();
+        let mut inputs = router::recompose::fetch_all(&sources).await.unwrap();
         // The shared demo subgraphs name their root types `AccountsQuery`/`ProductsQuery`,
         // which async-graphql's federation SDL does not declare as roots.
         for input in &mut inputs {

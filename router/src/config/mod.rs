@@ -6,7 +6,6 @@ mod layers;
 
 pub use layers::{load, ConfigError};
 
-use crate::composed::SubgraphSource;
 use crate::edge::authorization::AuthorizationConfig;
 use crate::edge::cors::CorsConfig;
 use crate::edge::cost::DemandControlConfig;
@@ -17,7 +16,8 @@ use crate::edge::limits::LimitsConfig;
 use crate::edge::rate_limit::RateLimitConfig;
 use crate::metrics::MetricsConfig;
 use crate::observe::TracingConfig;
-use crate::service::ExecutionSettings;
+use crate::recompose::SubgraphSource;
+use crate::state::ExecutionSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -11,9 +11,8 @@ mod ws;
 
 use crate::edge::gate::Caller;
 use crate::metrics::{ClientInfo, RequestOutcome};
-use crate::service::{
-    run_request, GraphQLRequest, Outcome, Refusal, RequestContext, RouterState, Transport,
-};
+use crate::service::{run_request, GraphQLRequest, Outcome, Refusal, RequestContext, Transport};
+use crate::state::RouterState;
 use arc_swap::ArcSwap;
 use auth::{AuthError, TokenVerifier};
 use axum::extract::ws::WebSocketUpgrade;

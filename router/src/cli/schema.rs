@@ -146,7 +146,7 @@ async fn current_supergraph(args: &CheckArgs) -> Result<String, String> {
             let env = std::env::vars().collect();
             let config = crate::config::load(Some(path), &env, Default::default())
                 .map_err(|e| e.to_string())?;
-            let inputs = crate::composed::fetch_all(&config.subgraphs).await?;
+            let inputs = crate::recompose::fetch_all(&config.subgraphs).await?;
             compose_text(&inputs)
                 .map_err(|errors| format!("the current subgraphs do not compose:\n{errors}"))
         }
