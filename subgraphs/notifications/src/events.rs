@@ -94,18 +94,14 @@ impl Handler {
             .map_err(|e| format!("storing notification: {}", e.message()).into())
     }
 
+    /// The actor's name as accounts last announced it (events carry ids, not names).
     async fn actor_name(&self, event: &DomainEvent) -> String {
-        let payload_name = text(&event.payload, "actorName").map(str::to_owned);
-        match payload_name {
-            Some(name) => name,
-            None => self
-                .service
-                .name(&format!("user:{}", event.actor))
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "Someone".to_owned()),
-        }
+        self.service
+            .name(&format!("user:{}", event.actor))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "Someone".to_owned())
     }
 
     async fn task_assigned(&self, event: &DomainEvent) -> Result<(), HandlerError> {
@@ -140,17 +136,15 @@ impl Handler {
             return Ok(()); // the owner joining their own new board
         }
         let board_id = text(p, "boardId");
-        let board = match text(p, "boardName") {
-            Some(name) => Some(name.to_owned()),
-            None => match board_id {
-                Some(id) => self
-                    .service
-                    .name(&format!("board:{id}"))
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
-            },
+        // The name boards last announced for it (`BoardMemberAdded` carries only ids).
+        let board = match board_id {
+            Some(id) => self
+                .service
+                .name(&format!("board:{id}"))
+                .await
+                .ok()
+                .flatten(),
+            None => None,
         };
         let subject = board.map_or_else(|| "a board".to_owned(), |name| format!("“{name}”"));
         let actor = self.actor_name(event).await;
