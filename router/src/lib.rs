@@ -12,11 +12,13 @@ pub mod edge;
 pub mod execute;
 pub mod flags;
 pub mod http;
+pub mod kv;
 pub mod metrics;
 pub mod observe;
 pub mod operation;
 pub mod pipeline;
 pub mod plan;
+pub mod plan_store;
 pub mod recompose;
 pub mod response;
 pub mod service;
@@ -232,8 +234,8 @@ async fn watch_supergraph(config: Config, state: Arc<AppState>, shutdown: Cancel
             read(&path).and_then(|sdl| Ok(RouterState::new(&sdl, client, config.execution())?));
         match next {
             Ok(next) => {
-                state.current.store(Arc::new(next));
-                tracing::info!(path = %path.display(), "supergraph reloaded");
+                let warmed = state.install(next).await;
+                tracing::info!(path = %path.display(), warmed, "supergraph reloaded");
             }
             Err(error) => {
                 tracing::error!(%error, code = error.code(), "supergraph reload failed; keeping the previous one")

@@ -10,7 +10,7 @@ use apollo_compiler::{Name, Node, Schema};
 use std::fmt::Write as _;
 
 /// One selection of a normalized selection set.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Selection {
     Field(FieldSelection),
     /// An inline fragment whose type condition differs from its parent type.
@@ -18,10 +18,11 @@ pub enum Selection {
 }
 
 /// A field with its (already merged) sub-selections.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FieldSelection {
     pub alias: Option<Name>,
     pub name: Name,
+    #[serde(with = "arguments_serde")]
     pub arguments: Vec<Node<ast::Argument>>,
     /// The field's declared output type (wrappers included).
     pub ty: Type,
@@ -29,10 +30,31 @@ pub struct FieldSelection {
 }
 
 /// `... on TypeCondition { selections }`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FragmentSelection {
     pub type_condition: Name,
     pub selections: Vec<Selection>,
+}
+
+/// Arguments as `[name, value]` pairs: apollo-compiler's `Argument` has no serde of its own
+/// (plans are stored in Redis, see [`crate::plan::cache`]).
+mod arguments_serde {
+    use apollo_compiler::ast::{Argument, Value};
+    use apollo_compiler::{Name, Node};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(args: &[Node<Argument>], s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&Name, &Node<Value>)> = args.iter().map(|a| (&a.name, &a.value)).collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Node<Argument>>, D::Error> {
+        let pairs: Vec<(Name, Node<Value>)> = Vec::deserialize(d)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(name, value)| Node::new(Argument { name, value }))
+            .collect())
+    }
 }
 
 impl FieldSelection {

@@ -103,8 +103,8 @@ async fn poll(
         });
         match next {
             Ok(next) => {
-                state.current.store(Arc::new(next));
-                tracing::info!("subgraph SDL changed; supergraph recomposed");
+                let warmed = state.install(next).await;
+                tracing::info!(warmed, "subgraph SDL changed; supergraph recomposed");
             }
             Err(e) => {
                 tracing::error!(error = %e, "recomposition failed; keeping the last good supergraph")

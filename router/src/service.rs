@@ -8,7 +8,8 @@ use crate::edge::headers::Forwarded;
 use crate::execute::{execute, ExecutionContext};
 use crate::metrics::ClientInfo;
 use crate::observe::{observe, record_operation, Observed, RequestTrace};
-use crate::pipeline::{introspect, prepare_with, Admission, PreparedOperation, RequestError};
+use crate::pipeline::{introspect, lookup, Admission, Lookup, PreparedOperation, RequestError};
+use crate::plan_store::{plan_shared, PlanStore};
 use crate::response::{executed_body, write_data};
 use crate::state::{ExecutionKey, RouterState};
 use crate::subscription::EventStream;
@@ -140,6 +141,8 @@ pub struct RequestContext<'a> {
     pub client: ClientInfo,
     /// Persisted documents: APQ and the manifest resolve the document a request runs.
     pub documents: &'a Documents,
+    /// Plans shared by the fleet, consulted before planning.
+    pub plans: Option<&'a PlanStore>,
     /// The caller's grants, when authorization is enforced (a token verifier is configured).
     pub grants: Option<Grants>,
     /// How the request is traced ([`crate::observe::request_span`]).
@@ -174,7 +177,7 @@ async fn run_stages(
         Ok(query) => query,
         Err(refusal) => return Outcome::Refused(refusal),
     };
-    let prepared = prepare_with(
+    let looked_up = lookup(
         sg,
         &state.caches,
         &query,
@@ -186,6 +189,11 @@ async fn run_stages(
             grants: rc.grants.as_ref(),
         },
     );
+    let prepared = match looked_up {
+        Ok(Lookup::Hit(prepared, variables)) => Ok((prepared, variables)),
+        Ok(Lookup::Miss(miss)) => plan_shared(state, rc.plans, miss).await,
+        Err(error) => Err(error),
+    };
     let (prepared, variables) = match prepared {
         Ok(ok) => ok,
         Err(error @ RequestError::Limit(_)) => {

@@ -66,6 +66,8 @@ impl Default for ExecutionSettings {
 /// Immutable per-supergraph state; replaced as a whole on reload.
 pub struct RouterState {
     pub supergraph: Arc<Supergraph>,
+    /// Names the supergraph in the keys of plans shared through Redis.
+    pub schema_hash: String,
     /// `@cost`/`@listSize` of the supergraph, for demand control.
     pub cost: CostModel,
     pub caches: Caches,
@@ -102,6 +104,7 @@ impl RouterState {
         let cost = CostModel::from_sdl(&supergraph, sdl)?;
         Ok(RouterState {
             supergraph,
+            schema_hash: crate::plan_store::schema_hash(sdl),
             cost,
             caches: Caches::with_metrics(settings.plan_cache_size, client.metrics.clone()),
             client,

@@ -80,3 +80,46 @@ fn differently_formatted_copies_of_an_operation_share_one_plan() {
     assert!(Arc::ptr_eq(&a, &b));
     assert_eq!((caches.documents.len(), caches.plans.len()), (2, 1));
 }
+
+/// Plans go to Redis as JSON (the fleet's second level): every kind of plan comes back
+/// exactly as it was made, field for field.
+#[test]
+fn plans_round_trip_through_their_stored_form() {
+    let cases = [
+        (
+            "demo",
+            "{ topProducts { name reviews { body author { username } } } }",
+        ),
+        (
+            "demo",
+            "query($r: Boolean!) { me { id reviews @include(if: $r) { body } } }",
+        ),
+        (
+            "context",
+            "{ teams { posts { title } } users { name posts { id title } } }",
+        ),
+        (
+            "requires",
+            r#"{ products { insurance delivery(zip: "1") } }"#,
+        ),
+        ("abstract_types", "{ media { id title } }"),
+        (
+            "mutations",
+            r#"mutation { a: signUp(name: "x") { id } postReview(body: "y") { body author { name } } }"#,
+        ),
+    ];
+    for (fixture, query) in cases {
+        let sg = common::supergraph(fixture);
+        let variables = vars(json!({ "r": true }));
+        let Ok(plan) = router::pipeline::plan_only(&sg, query, None, variables, &[]) else {
+            panic!("{fixture}: {query} plans");
+        };
+        let stored = serde_json::to_vec(&plan).expect("serializes");
+        let loaded: router::plan::QueryPlan = serde_json::from_slice(&stored).expect("loads");
+        assert_eq!(
+            format!("{loaded:?}"),
+            format!("{plan:?}"),
+            "{fixture}: {query}"
+        );
+    }
+}

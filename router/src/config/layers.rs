@@ -24,6 +24,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("ROUTER_FORWARD_HEADERS", "headers.forward"),
     ("REDIS_URL", "rate_limit.redis_url"),
     ("REDIS_URL", "persisted_queries.redis_url"),
+    ("REDIS_URL", "plan_cache.redis_url"),
 ];
 
 #[derive(Debug, thiserror::Error)]

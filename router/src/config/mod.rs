@@ -16,6 +16,7 @@ use crate::edge::limits::LimitsConfig;
 use crate::edge::rate_limit::RateLimitConfig;
 use crate::metrics::MetricsConfig;
 use crate::observe::TracingConfig;
+use crate::plan_store::PlanCacheConfig;
 use crate::recompose::SubgraphSource;
 use crate::state::ExecutionSettings;
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Automatic persisted queries and safelisting by a manifest.
     pub persisted_queries: PersistedQueriesConfig,
+    /// Plans shared through Redis, and the warm-up on reload.
+    pub plan_cache: PlanCacheConfig,
     /// How `@authenticated`, `@requiresScopes` and `@policy` are decided from the token.
     pub authorization: AuthorizationConfig,
 }
@@ -169,6 +172,7 @@ impl Default for Config {
             playground: PlaygroundConfig::default(),
             telemetry: TelemetryConfig::default(),
             persisted_queries: PersistedQueriesConfig::default(),
+            plan_cache: PlanCacheConfig::default(),
             authorization: AuthorizationConfig::default(),
         }
     }

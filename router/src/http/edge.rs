@@ -10,6 +10,7 @@ use crate::edge::documents::Documents;
 use crate::edge::gate::Gate;
 use crate::edge::headers::{request_id, HeadersConfig};
 use crate::edge::rate_limit::{client_ip, IpNet, RateLimitConfig};
+use crate::plan_store::PlanStore;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -34,6 +35,10 @@ pub struct Edge {
     pub documents: Arc<Documents>,
     /// How a verified token's grants are read (scopes, policies).
     pub authorization: AuthorizationConfig,
+    /// Plans shared by the fleet (Redis), when configured; they outlive supergraph reloads.
+    pub plans: Option<Arc<PlanStore>>,
+    /// How many operations a supergraph reload plans before taking traffic.
+    pub warm_up: usize,
 }
 
 impl Edge {
@@ -42,6 +47,9 @@ impl Edge {
     pub fn new(config: &Config) -> Result<Edge, String> {
         let gate = Gate::new(&config.rate_limit).map_err(|e| format!("rate_limit: {e}"))?;
         let documents = Arc::new(Documents::new(&config.persisted_queries)?);
+        let plans = PlanStore::new(&config.plan_cache)
+            .map_err(|e| format!("plan_cache.redis_url: {e}"))?
+            .map(Arc::new);
         Ok(Edge {
             headers: config.headers.clone(),
             cors: Cors::new(config.cors.clone())?,
@@ -55,6 +63,8 @@ impl Edge {
                 && config.telemetry.metrics.listen.is_none(),
             documents,
             authorization: config.authorization.clone(),
+            plans,
+            warm_up: config.plan_cache.warm_up,
         })
     }
 

@@ -46,6 +46,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Puts `next` in service (a supergraph reload) once the most recently used operations
+    /// are prepared against it; returns how many were.
+    pub async fn install(&self, next: RouterState) -> usize {
+        let current = self.current.load_full();
+        let plans = self.edge.plans.as_deref();
+        let warmed = crate::plan_store::warm_up(&current, &next, plans, self.edge.warm_up).await;
+        self.current.store(Arc::new(next));
+        warmed
+    }
+
     /// An embedded router's state: the default edge without rate limiting, forwarding
     /// `forward_headers` besides `Authorization`.
     pub fn new(state: RouterState, forward_headers: Vec<String>) -> AppState {
@@ -460,6 +470,7 @@ pub(super) async fn run(
         gate: state.edge.gate.as_ref(),
         client,
         documents: &state.edge.documents,
+        plans: state.edge.plans.as_deref(),
         grants,
     };
     Ok(run_request(&current, request, context).await)

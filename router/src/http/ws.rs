@@ -530,6 +530,7 @@ async fn start(
         gate: app.edge.gate.as_ref(),
         client: connection.client.clone(),
         documents: &app.edge.documents,
+        plans: app.edge.plans.as_deref(),
         grants: connection.grants.clone(),
     };
     // Boxed so that a long-lived subscription does not keep the pipeline's state allocated.

@@ -229,7 +229,7 @@ impl Metrics {
         );
         router.register(
             "plan_cache",
-            "Query plan cache lookups by level and outcome (hit, miss)",
+            "Query plan cache lookups by level (memory, redis) and outcome (hit, miss, error)",
             self.plan_cache.clone(),
         );
         router.register(
@@ -377,6 +377,15 @@ impl Metrics {
     }
 
     /// A plan cache lookup; `planning` is the time spent planning on a miss.
+    /// A plan cache level beyond memory answered `outcome` (`hit`, `miss`, `error`).
+    pub fn record_plan_level(&self, level: &'static str, outcome: &'static str) {
+        if self.enabled() {
+            self.plan_cache
+                .get_or_create(&PlanCacheLabels { level, outcome })
+                .inc();
+        }
+    }
+
     pub fn record_plan(&self, planning: Option<Duration>) {
         if !self.enabled() {
             return;

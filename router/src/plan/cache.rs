@@ -38,6 +38,12 @@ impl<V> PlanCache<V> {
         self.entries.lock().put(key, value);
     }
 
+    /// Up to `n` entries, most recently used first.
+    pub fn most_recent(&self, n: usize) -> Vec<Arc<V>> {
+        let entries = self.entries.lock();
+        entries.iter().take(n).map(|(_, v)| v.clone()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.lock().len()
     }

@@ -18,14 +18,14 @@ use std::fmt;
 /// A plan. `root` is `None` when the operation needs no subgraph (only `__typename` or
 /// introspection). A subscription has a `primary` fetch, the subscription sent to the
 /// subgraph owning its root field; `root` then completes each event it emits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct QueryPlan {
     pub primary: Option<FetchNode>,
     pub root: Option<PlanNode>,
 }
 
 /// A node of the plan tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum PlanNode {
     /// Children run one after another.
     Sequence(Vec<PlanNode>),
@@ -42,17 +42,18 @@ pub enum PlanNode {
 }
 
 /// A step of a response path; `List` (printed `@`) walks every item of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PathSegment {
     Key(Name),
     List,
 }
 
 /// One request to one subgraph.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FetchNode {
     pub service_name: String,
     pub graph: GraphId,
+    #[serde(with = "operation_kind_serde")]
     pub operation_kind: OperationType,
     /// The exact operation text sent to the subgraph.
     pub operation: String,
@@ -73,7 +74,7 @@ pub struct FetchNode {
 /// Entities whose values differ are sent as separate aliased `_entities` fields of one
 /// request (`_0: _entities(representations: $representations_0) { ... }`), so the operation
 /// is printed again from `selections` when the values are not all the same.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ContextFetch {
     pub arguments: Vec<ContextRewrite>,
     /// `query Name__service__n`, without variables.
@@ -85,7 +86,7 @@ pub struct ContextFetch {
 }
 
 /// One `@fromContext` argument of an entity fetch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContextRewrite {
     /// The variable the argument is bound to (`contextualArgument_1_0`).
     pub variable: Name,
@@ -100,6 +101,25 @@ pub struct ContextRewrite {
     /// The argument is a leaf (scalar, enum or list of those): follow the selected field
     /// down to its leaf value instead of passing an object.
     pub leaf: bool,
+}
+
+/// `query`, `mutation` or `subscription` (apollo-compiler's type has no serde of its own).
+mod operation_kind_serde {
+    use apollo_compiler::ast::OperationType;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &OperationType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(kind.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OperationType, D::Error> {
+        match <&str>::deserialize(d)? {
+            "query" => Ok(OperationType::Query),
+            "mutation" => Ok(OperationType::Mutation),
+            "subscription" => Ok(OperationType::Subscription),
+            other => Err(D::Error::custom(format!("unknown operation type {other}"))),
+        }
+    }
 }
 
 /// Prints a path as `a.@.b`.

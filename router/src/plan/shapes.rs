@@ -13,7 +13,7 @@ use apollo_compiler::Name;
 
 /// A member to rename in a subgraph response: in every object reached by `path` (response
 /// keys of the subgraph's answer, lists walked through), `alias` becomes `name`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rename {
     pub path: Vec<Name>,
     pub alias: Name,

@@ -2,14 +2,16 @@
 //! parse → validate → select operation → coerce variables → normalize → plan (cached)
 //! → execute → shape. Each stage is one function; [`prepare`] composes the pure ones.
 
-use crate::edge::authorization::Grants;
+mod cached;
+
+pub use cached::{
+    lookup, normalize_and_plan, prepare, prepare_with, Admission, Caches, Lookup, Miss, Recipe,
+};
+
 use crate::edge::limits::{measure, LimitError, LimitsConfig};
-use crate::metrics::Metrics;
-use crate::operation::{condition_variables, normalize, NormalizeError, NormalizedOperation};
-use crate::plan::cache::{CacheKey, PlanCache};
-use crate::plan::{plan, PlanError, QueryPlan};
+use crate::operation::{condition_variables, NormalizeError, NormalizedOperation};
+use crate::plan::{PlanError, QueryPlan};
 use crate::supergraph::Supergraph;
-use apollo_compiler::ast::OperationType;
 use apollo_compiler::executable::Operation;
 use apollo_compiler::response::{GraphQLError, JsonMap};
 use apollo_compiler::validation::Valid;
@@ -113,28 +115,8 @@ pub struct PreparedOperation {
     pub response_size: std::sync::atomic::AtomicUsize,
     /// The demand-control estimate, once computed, when it does not depend on variables.
     pub static_cost: std::sync::OnceLock<f64>,
-}
-
-/// Caches shared by all requests against one supergraph.
-pub struct Caches {
-    pub documents: PlanCache<PreparedDocument>,
-    pub plans: PlanCache<PreparedOperation>,
-    /// Where plan cache hits, misses and planning time are counted.
-    metrics: Arc<Metrics>,
-}
-
-impl Caches {
-    pub fn new(capacity: usize) -> Caches {
-        Caches::with_metrics(capacity, Arc::default())
-    }
-
-    pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> Caches {
-        Caches {
-            documents: PlanCache::new(capacity),
-            plans: PlanCache::new(capacity),
-            metrics,
-        }
-    }
+    /// How to prepare this entry again (on a supergraph reload's warm-up).
+    pub recipe: Recipe,
 }
 
 /// Stage 1+2: parse, validate and select the operation.
@@ -231,121 +213,6 @@ fn ids_to_strings(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(ids_to_strings),
         _ => {}
     }
-}
-
-/// Stages 4+5: normalize and plan; with `grants`, what they do not allow is left out of the
-/// plan (the response is still shaped by the whole operation, so it comes back `null`).
-pub fn normalize_and_plan(
-    sg: &Supergraph,
-    prepared: Arc<PreparedDocument>,
-    variables: &Map<String, Value>,
-    enabled_labels: &[String],
-    grants: Option<&Grants>,
-) -> Result<PreparedOperation, RequestError> {
-    let operation = normalize(
-        &sg.api_schema,
-        &prepared.document,
-        &prepared.operation,
-        variables,
-    )?;
-    let filtered = grants.and_then(|grants| sg.access.filter(&operation, grants));
-    let (plan, unauthorized) = match filtered {
-        Some(filtered) => (
-            plan(sg, &filtered.operation, enabled_labels)?,
-            filtered.errors,
-        ),
-        None => (plan(sg, &operation, enabled_labels)?, Vec::new()),
-    };
-    let has_introspection = operation.kind == OperationType::Query
-        && prepared
-            .operation
-            .root_fields(&prepared.document)
-            .any(|f| f.name == "__schema" || f.name == "__type");
-    Ok(PreparedOperation {
-        document: prepared,
-        operation,
-        plan,
-        unauthorized,
-        has_introspection,
-        response_size: Default::default(),
-        static_cost: Default::default(),
-    })
-}
-
-/// Stages 1–5 with both cache levels: returns the prepared operation and coerced variables.
-pub fn prepare(
-    sg: &Supergraph,
-    caches: &Caches,
-    query: &str,
-    operation_name: Option<&str>,
-    variables: Map<String, Value>,
-) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
-    let admission = Admission::default();
-    prepare_with(sg, caches, query, operation_name, variables, &[], admission)
-}
-
-/// What a request is admitted with besides its document: the operation limits, and the
-/// caller's grants when authorization is enforced.
-#[derive(Default, Clone, Copy)]
-pub struct Admission<'a> {
-    pub limits: Option<&'a LimitsConfig>,
-    pub grants: Option<&'a Grants>,
-}
-
-/// [`prepare`] with the progressive `@override` labels configured as enabled, within the
-/// limits (checked when a document is first seen; the document cache keeps only those that
-/// passed), and planned for the caller's grants (part of the plan cache key).
-pub fn prepare_with(
-    sg: &Supergraph,
-    caches: &Caches,
-    query: &str,
-    operation_name: Option<&str>,
-    variables: Map<String, Value>,
-    enabled_labels: &[String],
-    admission: Admission<'_>,
-) -> Result<(Arc<PreparedOperation>, Map<String, Value>), RequestError> {
-    let limits = admission.limits;
-    let mut key = CacheKey {
-        query: query.to_owned(),
-        operation_name: operation_name.map(str::to_owned),
-        conditions: Vec::new(),
-    };
-    let document = match caches.documents.get(&key) {
-        Some(doc) => doc,
-        None => {
-            let doc = Arc::new(parse_limited(sg, query, operation_name, limits)?);
-            caches.documents.insert(key.clone(), doc.clone());
-            doc
-        }
-    };
-    let variables = coerce_variables(sg, &document, variables)?;
-    key.query.clone_from(&document.normalized);
-    key.conditions = document
-        .condition_variables
-        .iter()
-        .map(|v| {
-            variables
-                .get(v.as_str())
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        })
-        .collect();
-    let labels = roll_override_labels(sg, enabled_labels);
-    key.conditions
-        .extend(sg.override_labels.iter().map(|l| labels.contains(l)));
-    if let Some(grants) = admission.grants.filter(|_| !sg.access.is_empty()) {
-        key.conditions.extend(sg.access.fingerprint(grants));
-    }
-    if let Some(prepared) = caches.plans.get(&key) {
-        caches.metrics.record_plan(None);
-        return Ok((prepared, variables));
-    }
-    let started = std::time::Instant::now();
-    let planned = normalize_and_plan(sg, document, &variables, &labels, admission.grants);
-    let prepared = Arc::new(planned?);
-    caches.metrics.record_plan(Some(started.elapsed()));
-    caches.plans.insert(key, prepared.clone());
-    Ok((prepared, variables))
 }
 
 /// Plans `query` without executing it (the `router plan` command), with the given
