@@ -33,9 +33,13 @@ pub struct PlatformConfig {
     pub log_format: LogFormat,
     pub log_level: String,
     /// The router's own TOML config (keys as in `router/router.example.toml`: limits, rate
-    /// limits, CORS, ...); the launcher sets its `supergraph` and `[jwt]`, and its rate
-    /// limits use `redis_url` unless the file names another Redis.
+    /// limits, CORS, ...); the launcher sets its `supergraph` and `[jwt]`, its rate limits,
+    /// APQ store and shared plans use `redis_url` unless the file names another Redis, and its persisted-query
+    /// manifest is the live UI's unless the file names another.
     pub router_config: Option<PathBuf>,
+    /// Run only the live UI's operations: the router refuses every other document with
+    /// `PERSISTED_QUERY_NOT_IN_LIST` (the playground then only shows that refusal).
+    pub safelist: bool,
 }
 
 impl Default for PlatformConfig {
@@ -60,6 +64,7 @@ impl Default for PlatformConfig {
             log_format: service.log_format,
             log_level: service.log_level,
             router_config: None,
+            safelist: false,
         }
     }
 }
@@ -254,6 +259,17 @@ impl Platform {
         if router_config.rate_limit.redis_url.is_none() {
             router_config.rate_limit.redis_url = config.redis_url.clone();
         }
+        if router_config.plan_cache.redis_url.is_none() {
+            router_config.plan_cache.redis_url = config.redis_url.clone();
+        }
+        let documents = &mut router_config.persisted_queries;
+        if documents.redis_url.is_none() {
+            documents.redis_url = config.redis_url.clone();
+        }
+        if documents.safelist.manifest.is_none() {
+            documents.safelist.manifest = Some(write_ui_manifest(&config.data_dir)?);
+        }
+        documents.safelist.enabled |= config.safelist;
         tasks.spawn(async move {
             router::serve_with(router_config, router_listener, token, live_ui())
                 .await
@@ -290,9 +306,22 @@ impl Platform {
 /// routes live in the URL's hash), assets under `/assets/`, and the persisted-document
 /// manifest of its operations.
 pub fn live_ui() -> axum::Router {
-    static WEB: include_dir::Dir<'static> =
-        include_dir::include_dir!("$CARGO_MANIFEST_DIR/web/dist");
-    router::http::assets::Assets(&WEB).routes("/", "", &["persisted-documents.json"])
+    router::http::assets::Assets(&WEB).routes("/", "", &[UI_MANIFEST])
+}
+
+static WEB: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/web/dist");
+const UI_MANIFEST: &str = "persisted-documents.json";
+
+/// Writes the live UI's persisted-document manifest into `dir` for the router, which then
+/// knows the UI's operations by id (and, with the safelist on, runs only those).
+fn write_ui_manifest(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let manifest = WEB
+        .get_file(UI_MANIFEST)
+        .ok_or_else(|| anyhow::anyhow!("web/dist has no {UI_MANIFEST}: build web/"))?;
+    let path = dir.join(UI_MANIFEST);
+    std::fs::write(&path, manifest.contents())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// Composes the running subgraphs' SDL (with their actual URLs) into the router's supergraph.

@@ -34,6 +34,9 @@ struct Flags {
     notifications_port: Option<u16>,
     #[arg(long)]
     log_format: Option<LogFormat>,
+    /// Run only the live UI's operations (the router refuses every other document).
+    #[arg(long)]
+    safelist: bool,
 }
 
 #[tokio::main]
@@ -52,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         flags.notifications_port,
     );
     config::flag(&mut overrides, "log_format", flags.log_format);
+    config::flag(&mut overrides, "safelist", flags.safelist.then_some(true));
     let config: PlatformConfig = config::load(
         flags.config.as_deref(),
         PlatformConfig::ENV_PREFIX,

@@ -9,8 +9,12 @@ mod common;
 
 use common::{ensure_node_modules, Stack};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_users_work_together_live_in_chromium() {
+/// One Chromium at a time: two on two cores make each other's timeouts.
+static CHROMIUM_IN_USE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs `web/e2e/run.mjs` against `stack` (with `SAFELIST=1` when `safelist`); screenshots go
+/// to `target/screenshots`.
+async fn run_e2e(stack: &Stack, safelist: bool) -> std::path::PathBuf {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),
@@ -18,16 +22,16 @@ async fn two_users_work_together_live_in_chromium() {
     );
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     ensure_node_modules(&web, "playwright-core");
-
-    let stack = Stack::start().await;
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshot directory");
+    let _chromium = CHROMIUM_IN_USE.lock().await;
     let output = tokio::process::Command::new("node")
         .arg("e2e/run.mjs")
         .current_dir(&web)
         .env("PLATFORM_URL", &stack.platform.urls.router)
         .env("SCREENSHOT_DIR", &screenshots)
         .env("CHROMIUM", &chromium)
+        .env("SAFELIST", if safelist { "1" } else { "" })
         .output()
         .await
         .expect("node runs");
@@ -40,9 +44,24 @@ async fn two_users_work_together_live_in_chromium() {
         output.status,
         screenshots.display()
     );
+    screenshots
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_work_together_live_in_chromium() {
+    let stack = Stack::start().await;
+    let screenshots = run_e2e(&stack, false).await;
     for page in ["board-desktop.png", "playground-phone.png"] {
         assert!(screenshots.join(page).exists(), "{page} was saved");
     }
+}
+
+/// The live UI sends only persisted ids, so it works unchanged when the router runs nothing
+/// but the UI's own manifest (`run.mjs` also checks that other documents are refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_ui_works_against_a_safelisting_router() {
+    let stack = Stack::start_with(|config| config.safelist = true).await;
+    run_e2e(&stack, true).await;
 }
 
 #[tokio::test]

@@ -52,6 +52,9 @@ async fn apq_learns_a_document_once_and_runs_it_by_hash() {
         body["data"]["hello"], "hi",
         "the hash alone runs it now: {body}"
     );
+    // graphql-ws clients must send a string: an empty `query` beside a hash is no document.
+    let (_, _, body) = post(&url, json!({ "query": "", "extensions": apq(&hash) })).await;
+    assert_eq!(body["data"]["hello"], "hi", "{body}");
     let extensions = apq(&hash).to_string();
     let (status, body) = get(&url, &[("extensions", extensions)]).await;
     assert_eq!(

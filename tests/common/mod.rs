@@ -26,8 +26,13 @@ pub struct User {
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Stack::start`] with `adjust` applied to the launcher's configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut PlatformConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = PlatformConfig {
+        let mut config = PlatformConfig {
             router_port: 0,
             accounts_port: 0,
             boards_port: 0,
@@ -36,6 +41,7 @@ impl Stack {
             data_dir: dir.path().to_owned(),
             ..PlatformConfig::default()
         };
+        adjust(&mut config);
         let shutdown = CancellationToken::new();
         let platform = Platform::start(&config, shutdown.clone())
             .await

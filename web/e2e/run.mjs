@@ -2,7 +2,10 @@
 // playwright-core. Two contexts play Ada and Bob; everything they see of each other arrives
 // without a reload. Usage:
 //   PLATFORM_URL=http://127.0.0.1:4000 SCREENSHOT_DIR=/tmp/shots node web/e2e/run.mjs
-// Exits non-zero, naming the failed step, on any failure.
+// Exits non-zero, naming the failed step, on any failure. With SAFELIST=1 the router runs
+// only the UI's persisted documents: the UI flows run unchanged, the playground (which sends
+// text) is left out, and a document of anyone else's must be refused.
+// In both modes every request the UI sends must carry a persisted id, never document text.
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +21,10 @@ const password = 'correct horse battery staple';
 const ada = { name: 'Ada', email: `ada-${run}@example.com` };
 const bob = { name: 'Bob', email: `bob-${run}@example.com` };
 const boardName = `Launch ${run}`;
+const SAFELIST = process.env.SAFELIST === '1';
 const a11y = [];
 const problems = [];
+let persistedRequests = 0;
 
 // playwright-core launches Chromium with a fresh temporary --user-data-dir of its own (it
 // refuses the flag in `args`); Ada and Bob get separate contexts (cookies, storage) in it.
@@ -43,7 +48,30 @@ async function newPage(who) {
   });
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`${who}: uncaught error in the page: ${e.message}`));
+  if (who !== 'playground') watchDocuments(page, who);
   return page;
+}
+
+/** The UI sends ids only: over HTTP (POST bodies) and over graphql-ws (`subscribe`). */
+function watchDocuments(page, who) {
+  const check = (payload, where) => {
+    const id = payload?.extensions?.persistedQuery?.sha256Hash;
+    if (payload?.query || !/^[0-9a-f]{64}$/.test(id ?? '')) {
+      problems.push(`${who}: ${where} without a persisted id or with text: ${JSON.stringify(payload).slice(0, 200)}`);
+    } else {
+      persistedRequests += 1;
+    }
+  };
+  page.on('request', (request) => {
+    if (request.method() !== 'POST' || new URL(request.url()).pathname !== '/graphql') return;
+    check(request.postDataJSON(), 'POST /graphql');
+  });
+  page.on('websocket', (ws) => {
+    ws.on('framesent', ({ payload }) => {
+      const message = typeof payload === 'string' ? JSON.parse(payload) : null;
+      if (message?.type === 'subscribe') check(message.payload, 'graphql-ws subscribe');
+    });
+  });
 }
 
 let current = '';
@@ -215,39 +243,58 @@ async function main() {
     await until('Bob\'s unread count to be 0', async () => (await count(bobPage)) === 0);
   });
 
-  await step('the playground runs a query', async () => {
-    const page = await newPage('playground');
-    await page.goto(`${BASE}/graphql?query=${encodeURIComponent('query PlaygroundMe {\n  me {\n    name\n    email\n  }\n}\n')}`);
-    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
-    await playgroundSignIn(page);
-    await page.locator('.graphiql-execute-button').click();
-    await expectText(page.locator('.graphiql-response'), ada.email, 'the me query answered in the playground', 20_000);
-    await capture(page, SHOTS, 'playground', a11y);
-    await page.context().close();
-  });
+  async function playground() {
+    await step('the playground runs a query', async () => {
+      const page = await newPage('playground');
+      await page.goto(`${BASE}/graphql?query=${encodeURIComponent('query PlaygroundMe {\n  me {\n    name\n    email\n  }\n}\n')}`);
+      await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+      await playgroundSignIn(page);
+      await page.locator('.graphiql-execute-button').click();
+      await expectText(page.locator('.graphiql-response'), ada.email, 'the me query answered in the playground', 20_000);
+      await capture(page, SHOTS, 'playground', a11y);
+      await page.context().close();
+    });
 
-  await step('the playground runs a subscription', async () => {
-    const page = await newPage('playground');
-    const boardId = decodeURIComponent(new URL(adaPage.url()).hash.split('/').pop());
-    const query = 'subscription PlaygroundTasks($boardId: ID!) {\n  taskChanged(boardId: $boardId) {\n    kind\n    task { title status }\n  }\n}\n';
-    await page.goto(`${BASE}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ boardId }))}`);
-    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
-    await playgroundSignIn(page);
-    await page.locator('.graphiql-execute-button').click();
-    await page.waitForTimeout(1500);
-    const live = `Playground-${run}`;
-    await adaPage.locator('#task-title').fill(live);
-    await adaPage.getByRole('button', { name: 'Add task' }).click();
-    await expectText(page.locator('.graphiql-response'), live, 'the subscription event in the playground', 20_000);
-    await page.context().close();
-  });
+    await step('the playground runs a subscription', async () => {
+      const page = await newPage('playground');
+      const boardId = decodeURIComponent(new URL(adaPage.url()).hash.split('/').pop());
+      const query = 'subscription PlaygroundTasks($boardId: ID!) {\n  taskChanged(boardId: $boardId) {\n    kind\n    task { title status }\n  }\n}\n';
+      await page.goto(`${BASE}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ boardId }))}`);
+      await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+      await playgroundSignIn(page);
+      await page.locator('.graphiql-execute-button').click();
+      await page.waitForTimeout(1500);
+      const live = `Playground-${run}`;
+      await adaPage.locator('#task-title').fill(live);
+      await adaPage.getByRole('button', { name: 'Add task' }).click();
+      await expectText(page.locator('.graphiql-response'), live, 'the subscription event in the playground', 20_000);
+      await page.context().close();
+    });
 
-  async function playgroundSignIn(page) {
-    await page.getByRole('button', { name: /Sign in/ }).first().click();
-    await page.locator('#pg-email').fill(ada.email);
-    await page.locator('#pg-password').fill(password);
-    await page.locator('#pg-signin').click();
-    await expectText(page.locator('.pg-status'), 'Signed in as Ada', 'the playground sign-in helper');
+    async function playgroundSignIn(page) {
+      await page.getByRole('button', { name: /Sign in/ }).first().click();
+      await page.locator('#pg-email').fill(ada.email);
+      await page.locator('#pg-password').fill(password);
+      await page.locator('#pg-signin').click();
+      await expectText(page.locator('.pg-status'), 'Signed in as Ada', 'the playground sign-in helper');
+    }
+  }
+
+  if (SAFELIST) {
+    await step('the safelisting router refuses a document that is not the UI\'s', async () => {
+      const res = await fetch(`${BASE}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      const body = await res.json();
+      const code = body.errors?.[0]?.extensions?.code;
+      if (res.status !== 403 || code !== 'PERSISTED_QUERY_NOT_IN_LIST') {
+        throw new Failure(`expected 403 PERSISTED_QUERY_NOT_IN_LIST, got ${res.status} ${JSON.stringify(body)}`);
+      }
+    });
+  } else {
+    await playground();
   }
 
   await step('a reload keeps Bob signed in (refresh token rotation)', async () => {
@@ -272,6 +319,10 @@ async function main() {
     await adaPage.getByRole('heading', { name: 'Sign in' }).waitFor();
     await adaPage.reload();
     await adaPage.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  await step('every operation the UI sent was a persisted id', async () => {
+    if (persistedRequests < 10) throw new Failure(`only ${persistedRequests} UI requests seen`);
   });
 
   await step('no serious or critical axe violation on any page', async () => {

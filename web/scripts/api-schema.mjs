@@ -1,13 +1,14 @@
 // Writes web/schema.graphql: the API schema clients see, derived from the composed
 // supergraph (../schema/supergraph.graphql) by dropping the federation machinery
-// (join__/link__ types, @join__*/@link/@cost/@listSize directives). Codegen reads it.
+// (join__/link__ types, @join__*/@link/@cost/@listSize directives, the access directives
+// and their scalars). Codegen reads it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildASTSchema, parse, printSchema, visit, Kind } from 'graphql';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const FEDERATION = /^(join__|link__)/;
-const DROPPED_DIRECTIVES = new Set(['link', 'cost', 'listSize']);
+const FEDERATION = /^(join__|link__|requiresScopes__|policy__)/;
+const DROPPED_DIRECTIVES = new Set(['link', 'cost', 'listSize', 'authenticated', 'requiresScopes', 'policy']);
 const dropped = (name) => FEDERATION.test(name) || DROPPED_DIRECTIVES.has(name);
 
 const supergraph = parse(readFileSync(here('../../schema/supergraph.graphql'), 'utf8'));

@@ -2,7 +2,8 @@
 // sessionStorage (this tab only) so a reload survives. Access tokens are renewed a minute
 // before they expire and whenever a request fails UNAUTHENTICATED; refresh tokens are
 // single-use and rotate on every renewal, so renewals are single-flight.
-import { stringifyDocument, type TypedDocumentNode } from '@urql/core';
+import type { TypedDocumentNode } from '@urql/core';
+import { persistedId } from './persisted';
 import { UserFacingError, explainErrors, networkMessage } from './errors';
 import {
   RefreshSessionMutation,
@@ -24,7 +25,8 @@ const RENEW_BEFORE_MS = 60_000;
 
 type Listener = (session: Session | null, reason?: string) => void;
 
-/** POSTs one operation as JSON (a preflighted request, as the router's CSRF rule wants). */
+/** POSTs one operation as JSON (a preflighted request, as the router's CSRF rule wants), by
+ * its persisted id: the router knows every operation of this UI from its manifest. */
 export async function postGraphQL<R, V>(
   doc: TypedDocumentNode<R, V>,
   variables: V,
@@ -35,7 +37,10 @@ export async function postGraphQL<R, V>(
     res = await fetch('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
-      body: JSON.stringify({ query: stringifyDocument(doc), variables }),
+      body: JSON.stringify({
+        variables,
+        extensions: { persistedQuery: { version: 1, sha256Hash: persistedId(doc) } },
+      }),
     });
   } catch {
     throw new UserFacingError(networkMessage, 'network');

@@ -3,6 +3,8 @@
 // WebSocket upgrade, so the token travels in the connection_init payload.
 import { Client, fetchExchange, subscriptionExchange } from '@urql/core';
 import { authExchange } from '@urql/exchange-auth';
+import { persistedExchange } from '@urql/exchange-persisted';
+import { persistedId } from './persisted';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { auth } from './auth';
 
@@ -100,9 +102,19 @@ export function createPlatformClient(): { client: Client; link: Link; dispose: (
           await auth.renew();
         },
       })),
+      // Ids only, over POST (a preflighted request, as the router's CSRF rule wants), for
+      // subscriptions too; the text never leaves the browser.
+      persistedExchange({
+        enforcePersistedQueries: true,
+        enableForMutation: true,
+        enableForSubscriptions: true,
+        preferGetForPersistedQueries: false,
+        generateHash: async (_, document) => persistedId(document),
+      }),
       fetchExchange,
       subscriptionExchange({
         forwardSubscription(request) {
+          // graphql-ws wants a string; the router reads an empty one beside an id as none.
           const input = { ...request, query: request.query || '' };
           return {
             subscribe(sink) {

@@ -84,6 +84,11 @@ impl Machinery {
         self.directives.contains(name) || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
     }
 
+    /// A type a linked spec defines (`requiresScopes__Scope`, `policy__Policy`).
+    fn is_spec_type(&self, name: &str) -> bool {
+        self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+    }
+
     fn hidden(&self, directives: &DirectiveList) -> bool {
         directives
             .iter()
@@ -107,7 +112,9 @@ pub(super) fn derive(supergraph_sdl: &str) -> Result<Valid<Schema>, SupergraphEr
         .iter()
         .filter_map(|def| {
             let name = def.name()?;
-            let hidden = is_machinery(name) || machinery.hidden(def.directives());
+            let hidden = is_machinery(name)
+                || machinery.is_spec_type(name)
+                || machinery.hidden(def.directives());
             hidden.then(|| name.clone())
         })
         .collect();

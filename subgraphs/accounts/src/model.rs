@@ -35,4 +35,8 @@ pub struct RefreshTokenDoc {
     pub used: bool,
     pub revoked: bool,
     pub created_at: i64,
+    /// What the session's access tokens may do; absent on sessions stored before scopes
+    /// existed, which get every scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }

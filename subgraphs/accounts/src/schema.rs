@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, InputObject, Object, Schema, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use kit::federation::list_size;
+use kit::federation::{authenticated, list_size};
 use kit::{ApiError, Caller};
 
 use crate::model::UserDoc;
@@ -151,7 +151,7 @@ impl Query {
     }
 
     /// Case-insensitive search by name or email prefix, for picking assignees and chat members.
-    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), None, Some(false)))]
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), None, Some(false)), directive = authenticated::apply())]
     async fn search_users(
         &self,
         ctx: &Context<'_>,
@@ -188,13 +188,19 @@ impl Mutation {
         Ok(session.into())
     }
 
+    /// Signs in. `scopes` narrows what the session's access tokens may do (default: every
+    /// scope: `boards:write`, `chat:write`); refreshed tokens keep them.
     async fn sign_in(
         &self,
         ctx: &Context<'_>,
         email: String,
         password: String,
+        scopes: Option<Vec<String>>,
     ) -> async_graphql::Result<AuthPayload> {
-        Ok(service(ctx).sign_in(&email, &password).await?.into())
+        let session = service(ctx)
+            .sign_in(&email, &password, scopes.as_deref())
+            .await?;
+        Ok(session.into())
     }
 
     async fn refresh_session(
@@ -214,6 +220,7 @@ impl Mutation {
         Ok(service(ctx).sign_out(&refresh_token).await?)
     }
 
+    #[graphql(directive = authenticated::apply())]
     async fn update_profile(
         &self,
         ctx: &Context<'_>,

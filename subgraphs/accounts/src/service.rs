@@ -98,11 +98,23 @@ impl AccountsService {
             Err(e) => return Err(e.into()),
         }
         self.publish("UserRegistered", &user).await;
-        self.issue(user, new_id()).await
+        self.issue(user, new_id(), validate::scopes(None)?).await
     }
 
-    pub async fn sign_in(&self, email: &str, password: &str) -> ApiResult<Session> {
+    /// Signs in with every scope, or only `scopes` when given (a narrower token, say one
+    /// that cannot write).
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        scopes: Option<&[String]>,
+    ) -> ApiResult<Session> {
+        let scopes = validate::scopes(scopes)?;
         let refused = || ApiError::Unauthenticated("invalid email or password".into());
+        // Hashing attacker-sized input would cost far more than any real password.
+        if password.len() > validate::MAX_PASSWORD_BYTES {
+            return Err(refused());
+        }
         let Ok(email) = validate::email(email) else {
             return Err(refused());
         };
@@ -113,7 +125,7 @@ impl AccountsService {
             .clone();
         let matches = verify_password(password.to_owned(), hash).await?;
         match user {
-            Some(user) if matches => self.issue(user, new_id()).await,
+            Some(user) if matches => self.issue(user, new_id(), scopes).await,
             _ => Err(refused()),
         }
     }
@@ -155,7 +167,15 @@ impl AccountsService {
             .get(&token.user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("the account no longer exists".into()))?;
-        self.issue(user, token.family_id).await
+        // A scope the platform no longer knows is dropped, not an error.
+        let scopes = match token.scopes {
+            Some(held) => held
+                .into_iter()
+                .filter(|s| validate::SCOPES.contains(&s.as_str()))
+                .collect(),
+            None => validate::scopes(None)?,
+        };
+        self.issue(user, token.family_id, scopes).await
     }
 
     /// Revokes the session the refresh token belongs to; true when it was still active.
@@ -247,10 +267,17 @@ impl AccountsService {
         Ok(self.users.get_many(ids).await?)
     }
 
-    async fn issue(&self, user: UserDoc, family_id: String) -> ApiResult<Session> {
+    async fn issue(
+        &self,
+        user: UserDoc,
+        family_id: String,
+        scopes: Vec<String>,
+    ) -> ApiResult<Session> {
+        let mut claims = serde_json::Map::new();
+        claims.insert("scope".into(), scopes.join(" ").into());
         let (access_token, claims) = self
             .signer
-            .sign(&user.id, self.access_ttl)
+            .sign_with(&user.id, self.access_ttl, claims)
             .map_err(ApiError::internal)?;
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -265,6 +292,7 @@ impl AccountsService {
                 used: false,
                 revoked: false,
                 created_at: now,
+                scopes: Some(scopes),
             })
             .await?;
         Ok(Session {

@@ -8,6 +8,30 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_URL_CHARS: usize = 2048;
 
+/// The scopes an access token can carry (its `scope` claim, space-separated). The subgraphs
+/// declare what needs them with `@requiresScopes`; the router enforces them.
+pub const SCOPES: [&str; 2] = ["boards:write", "chat:write"];
+
+/// The scopes a sign-in asks for: known ones, each once, in [`SCOPES`] order; every scope
+/// when none are named.
+pub fn scopes(requested: Option<&[String]>) -> ApiResult<Vec<String>> {
+    let Some(requested) = requested else {
+        return Ok(SCOPES.iter().map(|s| s.to_string()).collect());
+    };
+    if let Some(unknown) = requested.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        let unknown: String = unknown.chars().take(64).collect();
+        return Err(ApiError::bad_input(
+            "scopes",
+            format!("unknown scope `{unknown}` (known: {})", SCOPES.join(", ")),
+        ));
+    }
+    Ok(SCOPES
+        .iter()
+        .filter(|s| requested.iter().any(|r| r == *s))
+        .map(|s| s.to_string())
+        .collect())
+}
+
 /// Trims and lowercases an email and checks its shape.
 pub fn email(raw: &str) -> ApiResult<String> {
     let email = raw.trim().to_lowercase();

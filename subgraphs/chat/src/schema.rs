@@ -7,7 +7,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Object, Schema, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use kit::federation::list_size;
+use kit::federation::{authenticated, list_size};
 use kit::{ApiError, ApiResult, Caller};
 
 use crate::live;
@@ -261,6 +261,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// A room the caller is a member of; null when it does not exist.
+    #[graphql(directive = authenticated::apply())]
     async fn chat_room(
         &self,
         ctx: &Context<'_>,
@@ -270,6 +271,7 @@ impl Query {
     }
 
     /// Rooms the signed-in user is a member of.
+    #[graphql(directive = authenticated::apply())]
     async fn my_chat_rooms(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ChatRoom>> {
         let caller = Caller::of(ctx);
         let rooms = service(ctx).rooms_of(caller.require_user()?).await?;
@@ -306,6 +308,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// A new room; the creator is always a member.
+    #[graphql(requires_scopes = "chat:write")]
     async fn create_chat_room(
         &self,
         ctx: &Context<'_>,
@@ -321,6 +324,7 @@ impl Mutation {
     }
 
     /// Only room members may send; body is 1..4000 characters after trimming.
+    #[graphql(requires_scopes = "chat:write")]
     async fn send_message(
         &self,
         ctx: &Context<'_>,
@@ -335,6 +339,7 @@ impl Mutation {
     }
 
     /// Only the author edits; mentions are resolved again.
+    #[graphql(requires_scopes = "chat:write")]
     async fn edit_message(
         &self,
         ctx: &Context<'_>,
@@ -349,6 +354,7 @@ impl Mutation {
     }
 
     /// Only the author deletes; false when the message was already deleted.
+    #[graphql(requires_scopes = "chat:write")]
     async fn delete_message(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let caller = Caller::of(ctx);
         Ok(service(ctx).delete(caller.require_user()?, &id).await?)
@@ -361,6 +367,7 @@ pub struct SubscriptionRoot;
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// New messages in one room, for room members only, in the order they were stored.
+    #[graphql(directive = authenticated::apply())]
     async fn message_added(
         &self,
         ctx: &Context<'_>,

@@ -8,7 +8,7 @@ use async_graphql::{Context, Object, Schema, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kit::events::SharedPubSub;
-use kit::federation::list_size;
+use kit::federation::{authenticated, list_size};
 use kit::{ApiError, Caller};
 
 use crate::model::{NotificationDoc, NotificationKind};
@@ -213,7 +213,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The signed-in user's notifications, newest first.
-    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()]), Some(false)))]
+    #[graphql(directive = list_size::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()]), Some(false)), directive = authenticated::apply())]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -257,6 +257,7 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    #[graphql(directive = authenticated::apply())]
     async fn mark_notification_read(
         &self,
         ctx: &Context<'_>,
@@ -268,6 +269,7 @@ impl Mutation {
     }
 
     /// Returns how many were marked.
+    #[graphql(directive = authenticated::apply())]
     async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let caller = Caller::of(ctx);
         let user = caller.require_user()?;
@@ -281,6 +283,7 @@ pub struct Subscription;
 #[async_graphql::Subscription]
 impl Subscription {
     /// The signed-in user's new notifications, as they are created.
+    #[graphql(directive = authenticated::apply())]
     async fn notification_added(
         &self,
         ctx: &Context<'_>,

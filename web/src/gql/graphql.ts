@@ -170,6 +170,10 @@ export type Mutation = {
   removeBoardMember: Board;
   /** Only room members may send; body is 1..4000 characters after trimming. */
   sendMessage: Message;
+  /**
+   * Signs in. `scopes` narrows what the session's access tokens may do (default: every
+   * scope: `boards:write`, `chat:write`); refreshed tokens keep them.
+   */
   signIn: AuthPayload;
   /** Revokes the refresh token (and its session); true when a token was revoked. */
   signOut: Scalars['Boolean']['output'];
@@ -261,6 +265,7 @@ export type MutationSendMessageArgs = {
 export type MutationSignInArgs = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
+  scopes?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
 

@@ -144,7 +144,12 @@ impl Documents {
     pub async fn resolve<'r>(&self, request: &'r GraphQLRequest) -> Result<Document<'r>, Refusal> {
         let named = named(request)?;
         let manifest = self.manifest.load();
-        let document = match (&request.query, &named) {
+        // Clients that send only an id may still send `query: ""` (graphql-ws needs a string).
+        let query = match request.query.as_deref() {
+            Some("") if named.is_some() => None,
+            query => query,
+        };
+        let document = match (query, &named) {
             (None, None) => return Err(invalid("missing `query`", "BAD_REQUEST")),
             (Some(query), None) => Document::Sent(query),
             (None, Some(named)) => match manifest.by_id(named.id) {

@@ -65,6 +65,7 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    #[graphql(requires_scopes = "boards:write")]
     async fn create_board(
         &self,
         ctx: &Context<'_>,
@@ -78,6 +79,7 @@ impl Mutation {
         Ok(Board(board))
     }
 
+    #[graphql(requires_scopes = "boards:write")]
     async fn update_board(
         &self,
         ctx: &Context<'_>,
@@ -95,12 +97,14 @@ impl Mutation {
     }
 
     /// Deletes the board and all its tasks (owner only).
+    #[graphql(requires_scopes = "boards:write")]
     async fn delete_board(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let caller = Caller::of(ctx);
         let actor = caller.require_user()?;
         Ok(service(ctx).delete_board(actor, &id).await?)
     }
 
+    #[graphql(requires_scopes = "boards:write")]
     async fn add_board_member(
         &self,
         ctx: &Context<'_>,
@@ -114,6 +118,7 @@ impl Mutation {
     }
 
     /// Removes a member (not the owner) and unassigns their tasks on this board.
+    #[graphql(requires_scopes = "boards:write")]
     async fn remove_board_member(
         &self,
         ctx: &Context<'_>,
@@ -128,6 +133,7 @@ impl Mutation {
         Ok(Board(board))
     }
 
+    #[graphql(requires_scopes = "boards:write")]
     async fn create_task(
         &self,
         ctx: &Context<'_>,
@@ -151,6 +157,7 @@ impl Mutation {
         ))
     }
 
+    #[graphql(requires_scopes = "boards:write")]
     async fn update_task(
         &self,
         ctx: &Context<'_>,
@@ -173,6 +180,7 @@ impl Mutation {
     }
 
     /// Moves a task to a status column, before the task `beforeTaskId` (or last when null).
+    #[graphql(requires_scopes = "boards:write")]
     async fn move_task(
         &self,
         ctx: &Context<'_>,
@@ -190,6 +198,7 @@ impl Mutation {
     }
 
     /// Null userId unassigns.
+    #[graphql(requires_scopes = "boards:write")]
     async fn assign_task(
         &self,
         ctx: &Context<'_>,
@@ -205,6 +214,7 @@ impl Mutation {
         ))
     }
 
+    #[graphql(requires_scopes = "boards:write")]
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let caller = Caller::of(ctx);
         let actor = caller.require_user()?;

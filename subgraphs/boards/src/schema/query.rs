@@ -1,6 +1,7 @@
 //! Queries and the federation entity resolvers.
 
 use async_graphql::{Context, Object, ID};
+use kit::federation::authenticated;
 use kit::{ApiError, Caller};
 
 use super::objects::{Board, Task, User};
@@ -27,6 +28,7 @@ fn visible(ctx: &Context<'_>, board: &BoardDoc, user: &str) -> bool {
 impl Query {
     /// A board the caller is a member of; null with `FORBIDDEN` for non-members and
     /// `NOT_FOUND` for unknown ids.
+    #[graphql(directive = authenticated::apply())]
     async fn board(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Board>> {
         let caller = Caller::of(ctx);
         let user = caller.require_user()?;
@@ -35,6 +37,7 @@ impl Query {
     }
 
     /// Boards the signed-in user is a member of.
+    #[graphql(directive = authenticated::apply())]
     async fn my_boards(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Board>> {
         let caller = Caller::of(ctx);
         let user = caller.require_user()?;
@@ -43,6 +46,7 @@ impl Query {
     }
 
     /// A task of a board the caller is a member of (null with the error otherwise).
+    #[graphql(directive = authenticated::apply())]
     async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Task>> {
         let caller = Caller::of(ctx);
         let user = caller.require_user()?;

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Subscription as SubscriptionRoot, ID};
 use futures::stream::{Stream, StreamExt};
+use kit::federation::authenticated;
 use kit::Caller;
 
 use super::objects::{Task, TaskEvent, User};
@@ -48,6 +49,7 @@ fn step(message: LiveMessage, user_id: &str) -> Step {
 impl Subscription {
     /// Every change to tasks of one board, for board members only. Ends when the subscriber
     /// is removed from the board or the board is deleted.
+    #[graphql(directive = authenticated::apply())]
     async fn task_changed(
         &self,
         ctx: &Context<'_>,
