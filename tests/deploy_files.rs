@@ -235,7 +235,7 @@ fn check_router(c: &Container) -> Vec<Url> {
         SUBGRAPHS.into_iter().collect(),
         "{what}: composes every subgraph"
     );
-    check_probes(c, &routes("router/src/http.rs"), config.listen.port());
+    check_probes(c, &routes("router/src/http/mod.rs"), config.listen.port());
     config.subgraphs.iter().map(|s| parse_url(&s.url)).collect()
 }
 
