@@ -30,6 +30,11 @@ pub struct PlatformConfig {
     pub jwt_audience: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_days: u64,
+    /// Accounts' signing key (PKCS#8 PEM Ed25519); default `<data_dir>/keys/jwt-ed25519.pem`,
+    /// generated on first start.
+    pub jwt_key_file: Option<PathBuf>,
+    /// Keys accounts publishes and accepts without signing with them (rotation: README).
+    pub jwt_verify_key_files: Vec<PathBuf>,
     pub log_format: LogFormat,
     pub log_level: String,
     /// The router's own TOML config (keys as in `router/router.example.toml`: limits, rate
@@ -61,6 +66,8 @@ impl Default for PlatformConfig {
             jwt_audience: service.jwt_audience,
             access_token_ttl_secs: service.access_token_ttl_secs,
             refresh_token_ttl_days: service.refresh_token_ttl_days,
+            jwt_key_file: None,
+            jwt_verify_key_files: Vec::new(),
             log_format: service.log_format,
             log_level: service.log_level,
             router_config: None,
@@ -89,7 +96,8 @@ impl PlatformConfig {
             instance_id: None,
             access_token_ttl_secs: self.access_token_ttl_secs,
             refresh_token_ttl_days: self.refresh_token_ttl_days,
-            jwt_key_file: None,
+            jwt_key_file: self.jwt_key_file.clone(),
+            jwt_verify_key_files: self.jwt_verify_key_files.clone(),
         }
     }
 }

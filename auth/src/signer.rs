@@ -9,9 +9,13 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use crate::{Claims, Jwk, Jwks};
 
-/// Signs access tokens and publishes the matching public key.
+/// Signs access tokens and publishes the matching public key, plus the public keys of other
+/// key files it accepts without signing with them (key rotation: the next key before it signs,
+/// the previous one until the tokens it signed have expired).
 pub struct TokenSigner {
     kid: String,
+    /// Public keys published beside the signing key, by `kid`.
+    also_published: Vec<Jwk>,
     encoding: EncodingKey,
     public: [u8; 32],
     issuer: String,
@@ -80,15 +84,35 @@ impl TokenSigner {
             .to_pkcs8_der()
             .map_err(|e| SignerError::Sign(e.to_string()))?;
         let public = key.verifying_key().to_bytes();
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(public);
-        let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12]);
         Ok(Self {
-            kid,
+            kid: kid_of(&public),
+            also_published: Vec::new(),
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             public,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         })
+    }
+
+    /// Publishes (and so accepts) the keys in `paths` too, without signing with them; each
+    /// must be an Ed25519 PKCS#8 PEM key file that exists.
+    pub fn also_publishing(mut self, paths: &[std::path::PathBuf]) -> Result<Self, SignerError> {
+        for path in paths {
+            let pem = std::fs::read_to_string(path).map_err(|source| SignerError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|_| {
+                SignerError::BadKey {
+                    path: path.display().to_string(),
+                }
+            })?;
+            let jwk = jwk(&key.verifying_key().to_bytes());
+            if jwk.kid != self.kid && !self.also_published.iter().any(|k| k.kid == jwk.kid) {
+                self.also_published.push(jwk);
+            }
+        }
+        Ok(self)
     }
 
     /// A signer with a fresh in-memory key (tests, throwaway stacks).
@@ -145,18 +169,28 @@ impl TokenSigner {
         Ok((token, claims))
     }
 
-    /// The public key as a JWKS document.
+    /// The public keys as a JWKS document: the signing key first, then the others published.
     pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                alg: "EdDSA".into(),
-                key_use: "sig".into(),
-                kid: self.kid.clone(),
-                x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.public),
-            }],
-        }
+        let mut keys = vec![jwk(&self.public)];
+        keys.extend(self.also_published.iter().cloned());
+        Jwks { keys }
+    }
+}
+
+/// A key's id: the first 96 bits of the SHA-256 of its public key, base64url.
+fn kid_of(public: &[u8; 32]) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(public);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
+}
+
+fn jwk(public: &[u8; 32]) -> Jwk {
+    Jwk {
+        kty: "OKP".into(),
+        crv: "Ed25519".into(),
+        alg: "EdDSA".into(),
+        key_use: "sig".into(),
+        kid: kid_of(public),
+        x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public),
     }
 }
 

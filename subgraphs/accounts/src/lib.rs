@@ -41,11 +41,13 @@ pub struct Accounts {
 impl Accounts {
     pub async fn start(config: &ServiceConfig) -> Result<Self, StartError> {
         let infra = Infra::connect_with_retry(config, SERVICE).await?;
-        let signer = Arc::new(TokenSigner::load_or_generate(
+        let signer = TokenSigner::load_or_generate(
             &config.jwt_key_path(),
             &config.jwt_issuer,
             &config.jwt_audience,
-        )?);
+        )?
+        .also_publishing(&config.jwt_verify_key_files)?;
+        let signer = Arc::new(signer);
         let service = Arc::new(
             AccountsService::new(
                 &infra.store,

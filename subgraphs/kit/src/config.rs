@@ -178,6 +178,9 @@ pub struct ServiceConfig {
     pub refresh_token_ttl_days: u64,
     /// Accounts only: PKCS#8 PEM Ed25519 key; default `<data_dir>/keys/jwt-ed25519.pem`.
     pub jwt_key_file: Option<PathBuf>,
+    /// Accounts only: more key files whose public keys are published in the JWKS (and so
+    /// accepted) without signing: the next key before a rotation, the previous one after.
+    pub jwt_verify_key_files: Vec<PathBuf>,
 }
 
 impl Default for ServiceConfig {
@@ -198,6 +201,7 @@ impl Default for ServiceConfig {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
             jwt_key_file: None,
+            jwt_verify_key_files: Vec::new(),
         }
     }
 }
