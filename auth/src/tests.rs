@@ -2,6 +2,7 @@ use base64::Engine;
 use jsonwebtoken::{EncodingKey, Header};
 
 use super::*;
+use crate::signer::SignerError;
 
 const ISS: &str = "https://accounts.test";
 const AUD: &str = "platform";
@@ -222,4 +223,124 @@ async fn unreachable_jwks_is_reported_not_accepted() {
         verifier.verify(&token).await,
         Err(AuthError::KeysUnavailable)
     );
+}
+
+/// Rotation: the next key is published before it signs, the previous one stays published
+/// until its tokens have expired; a token verifies exactly while its key is published.
+#[tokio::test]
+async fn tokens_verify_across_a_key_rotation_while_their_key_is_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old_path, new_path) = (dir.path().join("old.pem"), dir.path().join("new.pem"));
+    let old = TokenSigner::load_or_generate(&old_path, ISS, AUD).expect("old key");
+    let new = TokenSigner::load_or_generate(&new_path, ISS, AUD).expect("new key");
+    let (old_token, old_claims) = old.sign("u1", chrono::Duration::minutes(15)).expect("sign");
+
+    // Phase 1: the old key signs, the new one is published already.
+    let phase1 = TokenSigner::load_or_generate(&old_path, ISS, AUD)
+        .and_then(|s| s.also_publishing(std::slice::from_ref(&new_path)))
+        .expect("phase 1");
+    let kids: Vec<String> = phase1.jwks().keys.into_iter().map(|k| k.kid).collect();
+    assert_eq!(kids, vec![old.kid().to_owned(), new.kid().to_owned()]);
+
+    // Phase 2: the new key signs; the old one is still published, so its tokens verify.
+    let phase2 = TokenSigner::load_or_generate(&new_path, ISS, AUD)
+        .and_then(|s| s.also_publishing(&[old_path.clone(), new_path.clone()]))
+        .expect("phase 2");
+    assert_eq!(
+        phase2.jwks().keys.len(),
+        2,
+        "the signing key is listed once"
+    );
+    let verifier = TokenVerifier::from_jwks(&phase2.jwks(), ISS, AUD);
+    assert_eq!(verifier.verify(&old_token).await, Ok(old_claims));
+    let (new_token, new_claims) = phase2
+        .sign("u1", chrono::Duration::minutes(15))
+        .expect("sign");
+    assert_eq!(verifier.verify(&new_token).await, Ok(new_claims));
+
+    // Phase 3: the old key is gone; its tokens are refused.
+    let verifier = TokenVerifier::from_jwks(&new.jwks(), ISS, AUD);
+    assert_eq!(
+        verifier.verify(&old_token).await,
+        Err(AuthError::UnknownKey)
+    );
+
+    let missing = dir.path().join("missing.pem");
+    assert!(matches!(
+        new.also_publishing(&[missing]),
+        Err(SignerError::Io { .. })
+    ));
+}
+
+mod hostile {
+    //! Generated tokens against the verifier: nothing panics, and only the untouched token
+    //! verifies (`PROPTEST_CASES` makes the run longer).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn verify(verifier: &TokenVerifier, token: &str) -> Result<Claims, AuthError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(verifier.verify(token))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_strings_are_refused_with_a_code(token in "\\PC{0,300}") {
+            let signer = signer();
+            let verifier = TokenVerifier::from_jwks(&signer.jwks(), ISS, AUD);
+            let error = verify(&verifier, &token).expect_err("not a token of ours");
+            prop_assert!(!error.code().is_empty());
+        }
+
+        #[test]
+        fn a_changed_byte_breaks_a_token(at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let signer = signer();
+            let verifier = TokenVerifier::from_jwks(&signer.jwks(), ISS, AUD);
+            let (token, _) = signer.sign("u1", chrono::Duration::minutes(5)).expect("sign");
+            let mut bytes = token.clone().into_bytes();
+            let i = at.index(bytes.len());
+            prop_assume!(bytes[i] != byte);
+            bytes[i] = byte;
+            let changed = String::from_utf8_lossy(&bytes).into_owned();
+            // Base64url padding bits can change without changing the decoded bytes.
+            if let Ok(claims) = verify(&verifier, &changed) {
+                prop_assert_eq!(claims.sub, "u1");
+                prop_assert!(token.split('.').count() == 3);
+            }
+        }
+
+        #[test]
+        fn forged_headers_and_claims_are_refused(header in super::hostile_json(), claims in super::hostile_json()) {
+            let signer = signer();
+            let verifier = TokenVerifier::from_jwks(&signer.jwks(), ISS, AUD);
+            let forged = format!("{}.{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()), b64(b"sig"));
+            let error = verify(&verifier, &forged).expect_err("unsigned");
+            prop_assert!(!error.code().is_empty());
+        }
+    }
+}
+
+/// JSON values for forged token parts, some shaped like real headers and claims.
+fn hostile_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let alg = prop_oneof![
+        Just("none"),
+        Just("HS256"),
+        Just("EdDSA"),
+        Just("RS256"),
+        Just("")
+    ];
+    prop_oneof![
+        (alg, "\\PC{0,12}")
+            .prop_map(|(alg, kid)| serde_json::json!({ "alg": alg, "kid": kid, "typ": "JWT" })),
+        (any::<i64>(), "\\PC{0,12}").prop_map(
+            |(exp, sub)| serde_json::json!({ "sub": sub, "exp": exp, "iss": ISS, "aud": AUD })
+        ),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "\\PC{0,30}".prop_map(serde_json::Value::from),
+    ]
 }

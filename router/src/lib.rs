@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod diagnostics;
 pub mod edge;
 pub mod execute;
 pub mod flags;

@@ -13,8 +13,8 @@ const LINK: &str = "extend schema @link(url: \"https://specs.apollo.dev/federati
 
 /// Every subgraph of a supergraph, as SDL that composes back into an equivalent supergraph.
 pub fn extract(supergraph: &str) -> Result<Vec<SubgraphInput>, String> {
-    let document =
-        Document::parse(supergraph, "supergraph.graphql").map_err(|e| e.errors.to_string())?;
+    let document = Document::parse(supergraph, "supergraph.graphql")
+        .map_err(|e| crate::diagnostics::plain(&e.errors))?;
     let graphs = graphs(&document)?;
     Ok(graphs
         .iter()

@@ -142,7 +142,10 @@ impl Names {
 
 pub fn parse(name: &str, url: &str, sdl: &str) -> Result<Subgraph, CompositionError> {
     let document = ast::Document::parse(sdl, format!("{name}.graphql")).map_err(|e| {
-        CompositionError::new(ErrorCode::InvalidGraphQL, format!("[{name}] {}", e.errors))
+        CompositionError::new(
+            ErrorCode::InvalidGraphQL,
+            format!("[{name}] {}", crate::diagnostics::plain(&e.errors)),
+        )
     })?;
     let (mut names, fed2, roots) = federation_names(&document);
     names.subgraph = name.to_owned();

@@ -98,7 +98,12 @@ impl AppState {
 /// The router's HTTP application.
 pub fn app(state: Arc<AppState>) -> axum::Router {
     let mut router = axum::Router::new()
-        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route(
+            "/graphql",
+            get(get_graphql)
+                .post(post_graphql)
+                .fallback(method_not_allowed),
+        )
         .route("/health", get(health))
         .route("/ready", get(ready::ready));
     if state.edge.metrics_here {
@@ -479,6 +484,17 @@ pub(super) async fn run(
 fn csrf_refusal(state: &AppState, media: MediaType) -> Response {
     let body = json!({ "errors": [{ "message": state.edge.csrf.message(), "extensions": { "code": "CSRF_ERROR" } }] });
     graphql_response(StatusCode::BAD_REQUEST, media, body)
+}
+
+/// GraphQL over HTTP is GET and POST: anything else is a 405 naming them, with a coded error.
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    let message = format!("{method} is not supported: send GraphQL requests with GET or POST");
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
+    let mut response = graphql_response(StatusCode::METHOD_NOT_ALLOWED, MediaType::Json, body);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
 }
 
 fn graphql_response(status: StatusCode, media: MediaType, body: Value) -> Response {

@@ -105,7 +105,7 @@ impl Machinery {
 /// Builds and validates the API schema of a supergraph.
 pub(super) fn derive(supergraph_sdl: &str) -> Result<Valid<Schema>, SupergraphError> {
     let mut document = ast::Document::parse(supergraph_sdl, "supergraph.graphql")
-        .map_err(|e| SupergraphError::InvalidSchema(e.errors.to_string()))?;
+        .map_err(|e| SupergraphError::InvalidSchema(crate::diagnostics::plain(&e.errors)))?;
     let machinery = Machinery::from_schema(&document.definitions);
     let hidden_types: HashSet<Name> = document
         .definitions
@@ -126,7 +126,7 @@ pub(super) fn derive(supergraph_sdl: &str) -> Result<Valid<Schema>, SupergraphEr
         clean_definition(def, &machinery, &hidden_types);
     }
     Schema::parse_and_validate(document.to_string(), "api_schema.graphql")
-        .map_err(|e| SupergraphError::InvalidApiSchema(e.errors.to_string()))
+        .map_err(|e| SupergraphError::InvalidApiSchema(crate::diagnostics::plain(&e.errors)))
 }
 
 fn clean_definition(def: &mut Definition, m: &Machinery, hidden_types: &HashSet<Name>) {

@@ -211,7 +211,7 @@ impl Supergraph {
     /// Parses a supergraph SDL (join v0.1 through v0.5) and derives the API schema.
     pub fn parse(sdl: &str) -> Result<Supergraph, SupergraphError> {
         let schema = Schema::parse_and_validate(sdl, "supergraph.graphql")
-            .map_err(|e| SupergraphError::InvalidSchema(e.errors.to_string()))?;
+            .map_err(|e| SupergraphError::InvalidSchema(crate::diagnostics::plain(&e.errors)))?;
         let model = parse::Model::read(&schema)?;
         let api_schema = api_schema::derive(sdl)?;
         let hidden = Hidden::read(&schema, &api_schema);

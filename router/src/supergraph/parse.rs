@@ -378,8 +378,14 @@ impl Reader<'_> {
     /// Parses a context selection (`{ locale }`, `... on User { locale } ... on Team { language }`)
     /// against the types setting the context.
     fn context_selection(&self, setters: &[Name], text: &str) -> Result<Vec<Selection>, String> {
-        let document = ast::Document::parse(format!("{{ {text} }}"), "context.graphql")
-            .map_err(|e| format!("selection `{}`: {}", text.trim(), e.errors))?;
+        let document =
+            ast::Document::parse(format!("{{ {text} }}"), "context.graphql").map_err(|e| {
+                format!(
+                    "selection `{}`: {}",
+                    text.trim(),
+                    crate::diagnostics::plain(&e.errors)
+                )
+            })?;
         let Some(ast::Definition::OperationDefinition(operation)) = document.definitions.first()
         else {
             return Err(format!(
@@ -443,7 +449,7 @@ impl Reader<'_> {
         .map_err(|e| SupergraphError::InvalidFieldSet {
             type_name: type_name.clone(),
             fields: fields.to_owned(),
-            message: e.errors.to_string(),
+            message: crate::diagnostics::plain(&e.errors),
         })?;
         Ok(from_field_set(self.schema, &set.selection_set))
     }

@@ -300,7 +300,7 @@ impl CostModel {
     /// [`CostModel::new`] from the supergraph SDL `sg` was parsed from.
     pub fn from_sdl(sg: &Supergraph, sdl: &str) -> Result<CostModel, SupergraphError> {
         let schema = Schema::parse(sdl, "supergraph.graphql")
-            .map_err(|e| SupergraphError::InvalidSchema(e.errors.to_string()))?;
+            .map_err(|e| SupergraphError::InvalidSchema(crate::diagnostics::plain(&e.errors)))?;
         Ok(CostModel::new(sg, &schema))
     }
 
