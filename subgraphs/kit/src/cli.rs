@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, ConfigError, LogFormat, ServiceConfig};
+use crate::events::{dead_letters, EventStream};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -24,6 +25,75 @@ pub struct ServiceFlags {
     pub data_dir: Option<PathBuf>,
     #[arg(long)]
     pub log_format: Option<LogFormat>,
+    /// Instead of serving: an operator's command against this subgraph's backends.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Operator commands of every subgraph binary.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Events whose handler failed on every delivery (see kit's `events::dead_letters`).
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DeadLetterCommand {
+    /// Lists the dead letters of one consumer group, oldest first.
+    List {
+        /// The stream the group consumes, e.g. `boards`.
+        #[arg(long)]
+        stream: String,
+        /// The consumer group, e.g. `notifications`.
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Appends their events to the stream again and removes them: the entry ids given, or all.
+    Replay {
+        #[arg(long)]
+        stream: String,
+        #[arg(long)]
+        group: String,
+        ids: Vec<String>,
+    },
+}
+
+/// Runs an operator command against `events`; returns what to print.
+pub async fn run_command(events: &dyn EventStream, command: Command) -> Result<String, BoxError> {
+    let Command::DeadLetters(command) = command;
+    match command {
+        DeadLetterCommand::List {
+            stream,
+            group,
+            limit,
+        } => {
+            let letters = dead_letters::list(events, &stream, &group, limit).await?;
+            let lines: Vec<String> = letters
+                .iter()
+                .map(|(id, l)| {
+                    format!(
+                        "{id}\t{} {}\tattempts={}\terror={}",
+                        l.event.kind, l.event.id, l.attempts, l.error
+                    )
+                })
+                .collect();
+            let mut out = format!("{} dead letter(s) of {group} on {stream}", lines.len());
+            for line in lines {
+                out.push('\n');
+                out.push_str(&line);
+            }
+            Ok(out)
+        }
+        DeadLetterCommand::Replay { stream, group, ids } => {
+            let replayed = dead_letters::replay(events, &stream, &group, &ids).await?;
+            Ok(format!(
+                "replayed {replayed} dead letter(s) of {group} on {stream}"
+            ))
+        }
+    }
 }
 
 /// A subgraph binary: its name, environment prefix and default port.
@@ -66,8 +136,14 @@ impl Binary {
         F: FnOnce(ServiceConfig, TcpListener, CancellationToken) -> Fut,
         Fut: Future<Output = Result<(), BoxError>>,
     {
-        let flags = <ServiceFlags as clap::Parser>::parse();
+        let mut flags = <ServiceFlags as clap::Parser>::parse();
+        let command = flags.command.take();
         let config = self.config(flags, &config::process_env())?;
+        if let Some(command) = command {
+            let infra = crate::Infra::connect(&config, self.name).await?;
+            println!("{}", run_command(&*infra.events, command).await?);
+            return Ok(());
+        }
         let telemetry = crate::telemetry::init(self.name, config.log_format, &config.log_level);
         let shutdown = crate::server::shutdown_on_signals();
         let listener = TcpListener::bind(config.listen)

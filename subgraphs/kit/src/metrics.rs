@@ -115,7 +115,7 @@ impl Metrics {
         );
         registry.register(
             "domain_events",
-            "Domain events by stream and outcome (published, handled, failed, redelivered)",
+            "Domain events by stream and outcome (published, handled, failed, redelivered, dead_lettered)",
             events.clone(),
         );
         let websocket_connections = Gauge::default();

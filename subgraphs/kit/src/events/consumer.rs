@@ -20,7 +20,8 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     /// Must be idempotent by `event.id`: the same event may be delivered more than once.
-    /// An error leaves the event pending; it is retried after `reclaim_idle`.
+    /// An error leaves the event pending; it is retried after `reclaim_idle`, and after
+    /// `max_deliveries` failures it moves to the dead-letter stream.
     async fn handle(&self, event: &DomainEvent) -> Result<(), HandlerError>;
 }
 
@@ -37,10 +38,14 @@ pub struct ConsumerConfig {
     pub block: Duration,
     /// Entries pending this long on any consumer (dead, or whose handler failed) are retried.
     pub reclaim_idle: Duration,
+    /// Deliveries after which a still-failing event moves to the group's dead-letter stream
+    /// ([`super::dead_letters`]).
+    pub max_deliveries: u64,
 }
 
 impl ConsumerConfig {
-    /// Batches of 32, 2 s blocking reads, entries reclaimed after 30 s unacked.
+    /// Batches of 32, 2 s blocking reads, entries reclaimed after 30 s unacked, dead letters
+    /// after 5 failed deliveries.
     pub fn new(
         stream: impl Into<String>,
         group: impl Into<String>,
@@ -53,6 +58,7 @@ impl ConsumerConfig {
             batch: 32,
             block: Duration::from_secs(2),
             reclaim_idle: Duration::from_secs(30),
+            max_deliveries: 5,
         }
     }
 }
@@ -65,7 +71,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// succeeded. A failed handler leaves its entry pending (reclaimed after `reclaim_idle`,
 /// possibly by this consumer) and the batch continues, so one poisoned event cannot stall
 /// the stream. Backend errors are logged and retried with exponential backoff.
-/// Outcomes are counted as `handled`, `failed` and `redelivered` (delivery count > 1).
+/// After `max_deliveries` failures an event moves to the group's dead-letter stream.
+/// Outcomes are counted as `handled`, `failed`, `redelivered` (delivery count > 1) and
+/// `dead_lettered`.
 pub fn spawn_consumer(
     events: SharedEventStream,
     config: ConsumerConfig,
@@ -190,6 +198,10 @@ impl Consumer {
                 }
                 Err(error) => {
                     self.metrics.count_event(&cfg.stream, "failed");
+                    if delivery.delivery_count >= cfg.max_deliveries {
+                        self.bury(&delivery, &error.to_string()).await?;
+                        continue;
+                    }
                     tracing::warn!(
                         stream = %cfg.stream,
                         event = %delivery.event.id,
@@ -201,6 +213,26 @@ impl Consumer {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Moves an event that failed its last allowed delivery to the dead-letter stream, then
+    /// acks it, so it no longer comes back. If the move fails it stays pending.
+    async fn bury(&self, delivery: &Delivery, error: &str) -> Result<(), EventError> {
+        let cfg = &self.config;
+        super::dead_letters::bury(&*self.events, &cfg.stream, &cfg.group, delivery, error).await?;
+        let entry = std::slice::from_ref(&delivery.entry_id);
+        self.events.ack(&cfg.stream, &cfg.group, entry).await?;
+        self.metrics.count_event(&cfg.stream, "dead_lettered");
+        tracing::error!(
+            stream = %cfg.stream,
+            group = %cfg.group,
+            event = %delivery.event.id,
+            kind = %delivery.event.kind,
+            attempts = delivery.delivery_count,
+            error,
+            "event handler failed on every delivery; moved to the dead-letter stream"
+        );
         Ok(())
     }
 

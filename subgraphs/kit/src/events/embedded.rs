@@ -346,6 +346,52 @@ impl EventStream for EmbeddedEventStream {
         .await
     }
 
+    async fn range(
+        &self,
+        stream: &str,
+        count: usize,
+    ) -> Result<Vec<(String, DomainEvent)>, EventError> {
+        let (name, limit) = (stream.to_owned(), i64::try_from(count).unwrap_or(i64::MAX));
+        self.with_conn("range", move |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT seq, event FROM entries WHERE stream = ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = select
+                .query_map(params![name, limit], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(seq, json)| Ok((seq.to_string(), serde_json::from_str(&json)?)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete(&self, stream: &str, entry_ids: &[String]) -> Result<(), EventError> {
+        let seqs = entry_ids
+            .iter()
+            .map(|id| parse_seq(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = stream.to_owned();
+        self.with_conn("delete", move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for seq in seqs {
+                tx.execute(
+                    "DELETE FROM pending WHERE stream = ?1 AND seq = ?2",
+                    params![name, seq],
+                )?;
+                tx.execute(
+                    "DELETE FROM entries WHERE stream = ?1 AND seq = ?2",
+                    params![name, seq],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn pending_count(&self, stream: &str, group: &str) -> Result<u64, EventError> {
         let (stream, group) = (stream.to_owned(), group.to_owned());
         self.with_conn("pending_count", move |conn| {

@@ -5,7 +5,8 @@
 //!   subscriber only sees what is published while it is subscribed.
 //! - **Durable domain events** ([`EventStream`]): at-least-once delivery through consumer
 //!   groups (Redis streams, or SQLite shared by processes on one machine), with pending entries
-//!   of dead consumers reclaimed. [`spawn_consumer`] is the loop every subgraph runs.
+//!   of dead consumers reclaimed. [`spawn_consumer`] is the loop every subgraph runs; an event
+//!   whose handler keeps failing moves to a [`dead_letters`] stream instead of retrying forever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 mod consumer;
+pub mod dead_letters;
 mod embedded;
 mod pubsub;
 mod redis_pubsub;
@@ -151,6 +153,15 @@ pub trait EventStream: Send + Sync + 'static {
     async fn ack(&self, stream: &str, group: &str, entry_ids: &[String]) -> Result<(), EventError>;
     /// How many entries of the group are delivered but not acked.
     async fn pending_count(&self, stream: &str, group: &str) -> Result<u64, EventError>;
+    /// Up to `count` entries of the stream, oldest first, with their entry ids (to inspect a
+    /// stream outside any group, such as a dead-letter stream).
+    async fn range(
+        &self,
+        stream: &str,
+        count: usize,
+    ) -> Result<Vec<(String, DomainEvent)>, EventError>;
+    /// Removes entries from the stream.
+    async fn delete(&self, stream: &str, entry_ids: &[String]) -> Result<(), EventError>;
 }
 
 /// The event stream a service shares between its writers and consumers.

@@ -283,7 +283,7 @@ impl EventStream for RedisEventStream {
             .arg(min_idle.as_millis() as u64)
             .arg("0-0")
             .arg("COUNT")
-            .arg(count.max(1));
+            .arg(count.clamp(1, i64::MAX as usize));
         let reply: StreamAutoClaimReply = self
             .run("xautoclaim", &cmd)
             .await
@@ -304,6 +304,35 @@ impl EventStream for RedisEventStream {
         let mut cmd = redis::cmd("XACK");
         cmd.arg(self.key(stream)).arg(group).arg(entry_ids);
         self.run::<u64>("xack", &cmd).await.map(|_acked| ())
+    }
+
+    async fn range(
+        &self,
+        stream: &str,
+        count: usize,
+    ) -> Result<Vec<(String, DomainEvent)>, EventError> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.key(stream))
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(count.clamp(1, i64::MAX as usize));
+        let reply: redis::streams::StreamRangeReply = self.run("xrange", &cmd).await?;
+        // Outside any group nothing is pending, so an undecodable entry is only skipped.
+        let (deliveries, _undecodable) = decode(reply.ids, &HashMap::new(), 1);
+        Ok(deliveries
+            .into_iter()
+            .map(|d| (d.entry_id, d.event))
+            .collect())
+    }
+
+    async fn delete(&self, stream: &str, entry_ids: &[String]) -> Result<(), EventError> {
+        if entry_ids.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("XDEL");
+        cmd.arg(self.key(stream)).arg(entry_ids);
+        self.run::<u64>("xdel", &cmd).await.map(|_deleted| ())
     }
 
     async fn pending_count(&self, stream: &str, group: &str) -> Result<u64, EventError> {
