@@ -98,6 +98,7 @@ impl PlatformConfig {
             refresh_token_ttl_days: self.refresh_token_ttl_days,
             jwt_key_file: self.jwt_key_file.clone(),
             jwt_verify_key_files: self.jwt_verify_key_files.clone(),
+            ..ServiceConfig::default()
         }
     }
 }

@@ -72,6 +72,8 @@ impl Accounts {
         let signer = self.service.signer();
         let jwks = signer.jwks();
         let verifier = TokenVerifier::from_jwks(&jwks, signer.issuer(), signer.audience());
+        self.infra
+            .spawn_trimmer(service::EVENTS_STREAM, shutdown.clone());
         let ctx = self.infra.server_context(verifier, shutdown);
         let extra = Router::new().route(
             "/.well-known/jwks.json",

@@ -85,6 +85,7 @@ impl Boards {
             let outbox = self.service.outbox().clone();
             outbox.spawn_sweeper(every, shutdown.clone());
         }
+        self.infra.spawn_trimmer(events::STREAM, shutdown.clone());
         let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
         kit::server::app(self.schema.clone(), ctx, Router::new())
     }

@@ -115,6 +115,8 @@ impl Chat {
                 shutdown.clone(),
             );
         }
+        self.infra
+            .spawn_trimmer(service::CHAT_STREAM, shutdown.clone());
         outbox::spawn_sweeper(self.service.clone(), shutdown);
     }
 

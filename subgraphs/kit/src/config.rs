@@ -178,6 +178,9 @@ pub struct ServiceConfig {
     pub refresh_token_ttl_days: u64,
     /// Accounts only: PKCS#8 PEM Ed25519 key; default `<data_dir>/keys/jwt-ed25519.pem`.
     pub jwt_key_file: Option<PathBuf>,
+    /// How long domain events every consumer group has acked are kept before the stream is
+    /// trimmed (new groups find this much history).
+    pub event_retention_secs: u64,
     /// Accounts only: more key files whose public keys are published in the JWKS (and so
     /// accepted) without signing: the next key before a rotation, the previous one after.
     pub jwt_verify_key_files: Vec<PathBuf>,
@@ -202,6 +205,7 @@ impl Default for ServiceConfig {
             refresh_token_ttl_days: 30,
             jwt_key_file: None,
             jwt_verify_key_files: Vec::new(),
+            event_retention_secs: 24 * 3600,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Infra {
     pub events: SharedEventStream,
     pub cache: Cache,
     pub metrics: Arc<Metrics>,
+    /// How long acked domain events are kept ([`Infra::spawn_trimmer`]).
+    pub event_retention: std::time::Duration,
 }
 
 impl Infra {
@@ -83,7 +85,21 @@ impl Infra {
             events,
             cache,
             metrics,
+            event_retention: std::time::Duration::from_secs(config.event_retention_secs),
         })
+    }
+
+    /// Keeps `stream` (one this service appends to) bounded until `shutdown`: entries every
+    /// group has acked go once older than `event_retention`.
+    pub fn spawn_trimmer(&self, stream: &str, shutdown: tokio_util::sync::CancellationToken) {
+        crate::events::spawn_trimmer(
+            self.events.clone(),
+            stream,
+            self.event_retention,
+            crate::events::trim::interval(self.event_retention),
+            self.metrics.clone(),
+            shutdown,
+        );
     }
 
     /// [`Infra::connect`], retried with a growing delay while the store or the event backend

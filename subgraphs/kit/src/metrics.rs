@@ -115,7 +115,7 @@ impl Metrics {
         );
         registry.register(
             "domain_events",
-            "Domain events by stream and outcome (published, handled, failed, redelivered, dead_lettered)",
+            "Domain events by stream and outcome (published, handled, failed, redelivered, dead_lettered, trimmed)",
             events.clone(),
         );
         let websocket_connections = Gauge::default();
@@ -190,12 +190,19 @@ impl Metrics {
     }
 
     pub fn count_event(&self, stream: &str, outcome: &str) {
+        self.count_events(stream, outcome, 1);
+    }
+
+    pub fn count_events(&self, stream: &str, outcome: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
         self.events
             .get_or_create(&EventLabels {
                 stream: stream.to_owned(),
                 outcome: outcome.to_owned(),
             })
-            .inc();
+            .inc_by(n);
     }
 
     /// Current value of a cache counter; for tests and readiness reports.

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS pending (
 /// Domain events in a SQLite file (WAL, `synchronous=FULL`): durable across restarts and safe
 /// to share between processes. Each handle owns one connection; clones share it. Blocked reads
 /// wake at once on an append through the same handle and poll every ~75 ms for other handles
-/// and processes. Entries are kept (no trimming) so new groups can replay the whole stream.
+/// and processes. Entries every group has acked are removed after the retention window
+/// ([`super::spawn_trimmer`]).
 #[derive(Clone)]
 pub struct EmbeddedEventStream {
     inner: Arc<Inner>,
@@ -141,6 +142,55 @@ fn decode(rows: Vec<(i64, String, i64)>) -> (Vec<Delivery>, Vec<i64>) {
         }
     }
     (deliveries, poison)
+}
+
+/// Entries looked at per trim (the trimmer runs again soon for the rest).
+const TRIM_AT_ONCE: i64 = 10_000;
+
+/// Deletes, oldest first, the entries before the first one a group still needs (its oldest
+/// pending entry, or the one after the last it was given) and stamped before `cutoff`.
+fn trim_older(
+    conn: &Connection,
+    stream: &str,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, EventError> {
+    let needed: Option<i64> = conn.query_row(
+        "SELECT MIN(n) FROM (SELECT last_delivered_seq + 1 AS n FROM groups WHERE stream = ?1
+         UNION ALL SELECT MIN(seq) FROM pending WHERE stream = ?1)",
+        params![stream],
+        |row| row.get(0),
+    )?;
+    let mut select = conn.prepare_cached(
+        "SELECT seq, event FROM entries WHERE stream = ?1 AND seq < ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = select.query_map(
+        params![stream, needed.unwrap_or(i64::MAX), TRIM_AT_ONCE],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
+    )?;
+    let mut last = None;
+    for row in rows {
+        let (seq, json) = row?;
+        // Undecodable entries go too: nothing can ever handle them.
+        let at = serde_json::from_str::<Stamp>(&json).map(|s| s.at).ok();
+        if at.is_some_and(|at| at >= cutoff) {
+            break;
+        }
+        last = Some(seq);
+    }
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let removed = conn.execute(
+        "DELETE FROM entries WHERE stream = ?1 AND seq <= ?2",
+        params![stream, last],
+    )?;
+    Ok(removed as u64)
+}
+
+/// The part of an event a trim reads.
+#[derive(serde::Deserialize)]
+struct Stamp {
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 fn delete_pending(
@@ -388,6 +438,18 @@ impl EventStream for EmbeddedEventStream {
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn trim(&self, stream: &str, retain: Duration) -> Result<u64, EventError> {
+        let name = stream.to_owned();
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retain).unwrap_or_default();
+        self.with_conn("trim", move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let removed = trim_older(&tx, &name, cutoff)?;
+            tx.commit()?;
+            Ok(removed)
         })
         .await
     }

@@ -6,7 +6,8 @@
 //! - **Durable domain events** ([`EventStream`]): at-least-once delivery through consumer
 //!   groups (Redis streams, or SQLite shared by processes on one machine), with pending entries
 //!   of dead consumers reclaimed. [`spawn_consumer`] is the loop every subgraph runs; an event
-//!   whose handler keeps failing moves to a [`dead_letters`] stream instead of retrying forever.
+//!   whose handler keeps failing moves to a [`dead_letters`] stream instead of retrying forever,
+//!   and [`spawn_trimmer`] keeps every stream bounded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,12 +22,14 @@ mod embedded;
 mod pubsub;
 mod redis_pubsub;
 mod redis_stream;
+pub mod trim;
 
 pub use consumer::{spawn_consumer, ConsumerConfig, EventHandler, HandlerError};
 pub use embedded::EmbeddedEventStream;
 pub use pubsub::InProcessPubSub;
 pub use redis_pubsub::RedisPubSub;
 pub use redis_stream::RedisEventStream;
+pub use trim::spawn_trimmer;
 
 /// Errors of the event backends. [`EventError::code`] is stable; messages are for logs.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +165,9 @@ pub trait EventStream: Send + Sync + 'static {
     ) -> Result<Vec<(String, DomainEvent)>, EventError>;
     /// Removes entries from the stream.
     async fn delete(&self, stream: &str, entry_ids: &[String]) -> Result<(), EventError>;
+    /// Removes the oldest entries that every group of the stream has read and acked and
+    /// that are older than `retain`; returns how many were removed (see [`trim`]).
+    async fn trim(&self, stream: &str, retain: Duration) -> Result<u64, EventError>;
 }
 
 /// The event stream a service shares between its writers and consumers.

@@ -335,6 +335,39 @@ impl EventStream for RedisEventStream {
         self.run::<u64>("xdel", &cmd).await.map(|_deleted| ())
     }
 
+    async fn trim(&self, stream: &str, retain: Duration) -> Result<u64, EventError> {
+        let key = self.key(stream);
+        let mut info = redis::cmd("XINFO");
+        info.arg("GROUPS").arg(&key);
+        let groups: redis::streams::StreamInfoGroupsReply =
+            match self.run("xinfo_groups", &info).await {
+                Ok(groups) => groups,
+                // No stream yet: nothing to trim.
+                Err(EventError::Redis(e)) if e.to_string().contains("no such key") => return Ok(0),
+                Err(e) => return Err(e),
+            };
+        let cutoff_ms = chrono::Utc::now().timestamp_millis() - retain.as_millis() as i64;
+        let mut keep_from = (cutoff_ms.max(0) as u64, 0u64);
+        for group in &groups.groups {
+            let needed = if group.pending > 0 {
+                let mut pending = redis::cmd("XPENDING");
+                pending.arg(&key).arg(&group.name);
+                match self.run::<StreamPendingReply>("xpending", &pending).await? {
+                    StreamPendingReply::Data(data) => parse_id(&data.start_id),
+                    StreamPendingReply::Empty => next_id(parse_id(&group.last_delivered_id)),
+                }
+            } else {
+                next_id(parse_id(&group.last_delivered_id))
+            };
+            keep_from = keep_from.min(needed);
+        }
+        let mut trim = redis::cmd("XTRIM");
+        trim.arg(&key)
+            .arg("MINID")
+            .arg(format!("{}-{}", keep_from.0, keep_from.1));
+        self.run("xtrim", &trim).await
+    }
+
     async fn pending_count(&self, stream: &str, group: &str) -> Result<u64, EventError> {
         let key = self.key(stream);
         let mut cmd = redis::cmd("XPENDING");
@@ -344,5 +377,19 @@ impl EventStream for RedisEventStream {
             .await
             .map_err(no_group(&key, group))?;
         Ok(reply.count() as u64)
+    }
+}
+
+/// A stream entry id as `(milliseconds, sequence)`; `0-0` when it does not parse.
+fn parse_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+/// The smallest id after `id`.
+fn next_id((ms, seq): (u64, u64)) -> (u64, u64) {
+    match seq.checked_add(1) {
+        Some(seq) => (ms, seq),
+        None => (ms + 1, 0),
     }
 }
