@@ -36,6 +36,7 @@ pub struct Accounts {
     pub infra: Infra,
     pub service: Arc<AccountsService>,
     pub schema: AccountsSchema,
+    sweep_every: Option<std::time::Duration>,
 }
 
 impl Accounts {
@@ -64,7 +65,15 @@ impl Accounts {
             infra,
             service,
             schema,
+            sweep_every: Some(kit::outbox::SWEEP_EVERY),
         })
+    }
+
+    /// How often [`Accounts::app`]'s outbox sweeper runs (default
+    /// [`kit::outbox::SWEEP_EVERY`]); `None` starts none.
+    pub fn with_outbox_sweep(mut self, every: Option<std::time::Duration>) -> Self {
+        self.sweep_every = every;
+        self
     }
 
     /// The HTTP app: the kit's GraphQL endpoints plus `/.well-known/jwks.json`.
@@ -74,6 +83,10 @@ impl Accounts {
         let verifier = TokenVerifier::from_jwks(&jwks, signer.issuer(), signer.audience());
         self.infra
             .spawn_trimmer(service::EVENTS_STREAM, shutdown.clone());
+        if let Some(every) = self.sweep_every {
+            let outbox = self.service.outbox().clone();
+            outbox.spawn_sweeper(every, shutdown.clone());
+        }
         let ctx = self.infra.server_context(verifier, shutdown);
         let extra = Router::new().route(
             "/.well-known/jwks.json",

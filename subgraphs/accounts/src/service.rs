@@ -7,6 +7,7 @@ use argon2::Argon2;
 use auth::TokenSigner;
 use base64::Engine;
 use kit::events::{DomainEvent, SharedEventStream};
+use kit::outbox::Outbox;
 use kit::store::{
     new_id, now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, Update,
 };
@@ -31,7 +32,8 @@ pub struct Session {
 pub const EVENTS_STREAM: &str = "accounts";
 
 pub struct AccountsService {
-    events: SharedEventStream,
+    /// `UserRegistered` and `UserRenamed` go through it, so a failed append is re-sent.
+    outbox: Arc<Outbox>,
     users: Collection<UserDoc>,
     tokens: Collection<RefreshTokenDoc>,
     signer: Arc<TokenSigner>,
@@ -57,8 +59,9 @@ impl AccountsService {
                 IndexSpec::new(REFRESH_TOKENS, &["userId"]),
             ])
             .await?;
+        let outbox = Outbox::new(store, events, EVENTS_STREAM, "accounts_outbox").await?;
         Ok(Self {
-            events,
+            outbox: Arc::new(outbox),
             users: store.collection(USERS),
             tokens: store.collection(REFRESH_TOKENS),
             signer,
@@ -226,14 +229,18 @@ impl AccountsService {
         Ok(user)
     }
 
-    /// Publishes a user's public profile after it was stored. A failure is logged, not returned:
-    /// the account change itself succeeded, and consumers fall back to a neutral name.
+    /// Publishes a user's public profile after it was stored, through the outbox: an append
+    /// that fails (the stream is down) is re-sent by the sweeper ([`AccountsService::outbox`]).
     async fn publish(&self, kind: &str, user: &UserDoc) {
         let payload = serde_json::json!({ "userId": user.id, "name": user.name });
-        let event = DomainEvent::new(kind, &user.id, payload);
-        if let Err(e) = self.events.append(EVENTS_STREAM, &event).await {
-            tracing::error!(error = %e, kind, user = %user.id, "publishing account event failed");
-        }
+        self.outbox
+            .send(DomainEvent::new(kind, &user.id, payload))
+            .await;
+    }
+
+    /// The outbox of the `accounts` stream (its sweeper runs beside the server).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
     }
 
     /// Users whose name or email starts with `query` (case-insensitive), by name.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::model::{BoardDoc, BoardRole, TaskDoc};
-use crate::outbox::Outbox;
+use kit::outbox::Outbox;
 
 /// The durable stream other subgraphs consume.
 pub const STREAM: &str = "boards";

@@ -5,7 +5,6 @@
 
 pub mod events;
 pub mod model;
-pub mod outbox;
 pub mod page;
 pub mod position;
 pub mod schema;
@@ -66,11 +65,11 @@ impl Boards {
             service,
             schema,
             verifier,
-            sweep_every: Some(outbox::SWEEP_EVERY),
+            sweep_every: Some(kit::outbox::SWEEP_EVERY),
         })
     }
 
-    /// How often [`Boards::app`]'s outbox sweeper runs (default [`outbox::SWEEP_EVERY`]);
+    /// How often [`Boards::app`]'s outbox sweeper runs (default [`kit::outbox::SWEEP_EVERY`]);
     /// `None` starts none (tests that count store calls, or a deployment sweeping elsewhere).
     pub fn with_outbox_sweep(mut self, every: Option<Duration>) -> Self {
         self.sweep_every = every;

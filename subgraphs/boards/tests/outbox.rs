@@ -60,7 +60,7 @@ async fn events_whose_append_failed_are_resent_when_the_stream_is_back() {
     redis.restart();
 
     // The record becomes due `RETRY_AFTER` after it was written; the sweeper then re-sends it.
-    let deadline = Instant::now() + boards::outbox::RETRY_AFTER + Duration::from_secs(15);
+    let deadline = Instant::now() + kit::outbox::RETRY_AFTER + Duration::from_secs(15);
     while stream_events(&server).await.is_empty() {
         assert!(
             Instant::now() < deadline,

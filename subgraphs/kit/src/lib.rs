@@ -10,6 +10,7 @@ pub mod federation;
 pub mod identity;
 pub mod infra;
 pub mod metrics;
+pub mod outbox;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -14,11 +14,11 @@ use kit::cache::Cache;
 use kit::store::{Collection, Filter, FindOptions, IndexSpec, Order};
 use kit::{ApiError, ApiResult, Infra};
 
-use crate::events::{channel, LiveMessage, Publisher};
+use crate::events::{channel, LiveMessage, Publisher, STREAM};
 use crate::model::{BoardDoc, TaskDoc, TaskStatus, BOARDS, TASKS};
-use crate::outbox::Outbox;
 use crate::page::{self, Page};
 use crate::validate;
+use kit::outbox::Outbox;
 
 pub use tasks::{NewTask, TaskChanges};
 
@@ -58,7 +58,9 @@ impl BoardsService {
                 IndexSpec::new(TASKS, &["assigneeId"]),
             ])
             .await?;
-        let outbox = Arc::new(Outbox::new(&infra.store, infra.events.clone()).await?);
+        let outbox = Arc::new(
+            Outbox::new(&infra.store, infra.events.clone(), STREAM, "boards_outbox").await?,
+        );
         Ok(Self {
             boards: infra.store.collection(BOARDS),
             tasks: infra.store.collection(TASKS),

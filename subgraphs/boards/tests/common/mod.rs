@@ -66,7 +66,7 @@ pub struct Server {
     pub client: GqlClient,
     pub metrics: Arc<Metrics>,
     pub events: SharedEventStream,
-    pub outbox: Arc<boards::outbox::Outbox>,
+    pub outbox: Arc<kit::outbox::Outbox>,
     pub backing: Backing,
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<()>,

@@ -1,20 +1,19 @@
 //! Domain events survive a failed append: each is recorded in the store first, appended, then
 //! the record is deleted. Records left behind (append failed, or the process died in between)
 //! are re-sent by a sweeper, so consumers get every event at least once; they deduplicate by
-//! the event id (a uuid v7, which also orders events re-sent late).
+//! the event id (a uuid v7, which also orders events re-sent late). One outbox per stream a
+//! service appends to, in its own collection.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use kit::events::{DomainEvent, SharedEventStream};
-use kit::store::{now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, Update};
-use kit::ApiResult;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::events::STREAM;
+use crate::events::{DomainEvent, SharedEventStream};
+use crate::store::{now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, Update};
+use crate::ApiResult;
 
-pub const OUTBOX: &str = "boards_outbox";
 /// How long after recording an event the sweeper may re-send it: long enough for the inline
 /// append to finish, so a healthy append is never duplicated.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -35,20 +34,28 @@ struct OutboxDoc {
     attempts: i64,
 }
 
-/// The outbox of the `boards` stream.
+/// The outbox of one stream.
 pub struct Outbox {
     docs: Collection<OutboxDoc>,
     events: SharedEventStream,
+    stream: &'static str,
 }
 
 impl Outbox {
-    pub async fn new(store: &Store, events: SharedEventStream) -> ApiResult<Self> {
+    /// The outbox of `stream`, recording in `collection`.
+    pub async fn new(
+        store: &Store,
+        events: SharedEventStream,
+        stream: &'static str,
+        collection: &'static str,
+    ) -> ApiResult<Self> {
         store
-            .ensure_indexes(&[IndexSpec::new(OUTBOX, &["dueAt"])])
+            .ensure_indexes(&[IndexSpec::new(collection, &["dueAt"])])
             .await?;
         Ok(Self {
-            docs: store.collection(OUTBOX),
+            docs: store.collection(collection),
             events,
+            stream,
         })
     }
 
@@ -68,7 +75,7 @@ impl Outbox {
                 false
             }
         };
-        match self.events.append(STREAM, &doc.event).await {
+        match self.events.append(self.stream, &doc.event).await {
             Ok(_) if recorded => self.forget(&doc.id).await,
             Ok(_) => {}
             Err(error) if recorded => {
@@ -105,7 +112,7 @@ impl Outbox {
             if self.docs.update_one(&lease, &claim).await?.is_none() {
                 continue; // another replica has it
             }
-            match self.events.append(STREAM, &doc.event).await {
+            match self.events.append(self.stream, &doc.event).await {
                 Ok(_) => {
                     self.forget(&doc.id).await;
                     sent += 1;
