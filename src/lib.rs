@@ -79,6 +79,20 @@ impl Default for PlatformConfig {
 impl PlatformConfig {
     pub const ENV_PREFIX: &'static str = "PLATFORM_";
 
+    /// The defaults with every server on a port the system picks and data in `data_dir`
+    /// (tests, throwaway stacks).
+    pub fn on_free_ports(data_dir: &std::path::Path) -> Self {
+        Self {
+            router_port: 0,
+            accounts_port: 0,
+            boards_port: 0,
+            chat_port: 0,
+            notifications_port: 0,
+            data_dir: data_dir.to_owned(),
+            ..Self::default()
+        }
+    }
+
     /// The config of one subgraph listening on `listen`, verifying tokens with `jwks_url`.
     fn service(&self, listen: SocketAddr, jwks_url: String) -> ServiceConfig {
         ServiceConfig {

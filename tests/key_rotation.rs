@@ -18,15 +18,9 @@ async fn start(
     published: Vec<PathBuf>,
 ) -> (Platform, CancellationToken) {
     let config = PlatformConfig {
-        router_port: 0,
-        accounts_port: 0,
-        boards_port: 0,
-        chat_port: 0,
-        notifications_port: 0,
-        data_dir: dir.to_owned(),
         jwt_key_file: key,
         jwt_verify_key_files: published,
-        ..PlatformConfig::default()
+        ..PlatformConfig::on_free_ports(dir)
     };
     let shutdown = CancellationToken::new();
     let platform = Platform::start(&config, shutdown.clone())

@@ -10,15 +10,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 fn config(dir: &std::path::Path) -> PlatformConfig {
-    PlatformConfig {
-        router_port: 0,
-        accounts_port: 0,
-        boards_port: 0,
-        chat_port: 0,
-        notifications_port: 0,
-        data_dir: dir.to_owned(),
-        ..PlatformConfig::default()
-    }
+    PlatformConfig::on_free_ports(dir)
 }
 
 #[tokio::test]

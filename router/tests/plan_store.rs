@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::serve::{post, start};
+use common::serve::{post, serve, start};
 use common::subgraphs::mock;
 use serde_json::json;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 const USER: &str = "{ user(id: 1) { name } }";
 
@@ -95,17 +94,6 @@ async fn without_redis_the_router_plans_alone_and_says_so() {
 const SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
 type Query { hello: String user(id: ID!): User }
 type User @key(fields: "id") { id: ID! name: String }"#;
-
-/// Serves `config` on a free port.
-async fn serve(config: router::Config) -> (String, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/graphql", listener.local_addr().expect("addr"));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(router::serve(config, listener, shutdown.clone()));
-    (url, shutdown)
-}
 
 fn supergraph(url: &str, sdl: &str) -> String {
     let inputs = [router::compose::SubgraphInput {

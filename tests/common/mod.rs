@@ -32,15 +32,7 @@ impl Stack {
     /// [`Stack::start`] with `adjust` applied to the launcher's configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut PlatformConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = PlatformConfig {
-            router_port: 0,
-            accounts_port: 0,
-            boards_port: 0,
-            chat_port: 0,
-            notifications_port: 0,
-            data_dir: dir.path().to_owned(),
-            ..PlatformConfig::default()
-        };
+        let mut config = PlatformConfig::on_free_ports(dir.path());
         adjust(&mut config);
         let shutdown = CancellationToken::new();
         let platform = Platform::start(&config, shutdown.clone())

@@ -26,6 +26,11 @@ pub async fn start(
     let path = dir.join(format!("supergraph-{}.graphql", rand_suffix()));
     std::fs::write(&path, supergraph).expect("write");
     config.supergraph = Some(path);
+    serve(config).await
+}
+
+/// Serves `config` as it is on a free port: its `/graphql` URL, and what stops it.
+pub async fn serve(config: router::Config) -> (String, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
