@@ -201,11 +201,11 @@ impl Platform {
             &urls.accounts,
             accounts::federation_sdl(&accounts.schema),
         ));
-        spawn_server(
+        spawn_subgraph(
             &mut tasks,
             "accounts",
             listeners.accounts,
-            accounts.app(shutdown.clone()),
+            accounts,
             &shutdown,
         );
 
@@ -216,24 +216,12 @@ impl Platform {
             &urls.boards,
             boards::federation_sdl(&boards.schema),
         ));
-        spawn_server(
-            &mut tasks,
-            "boards",
-            listeners.boards,
-            boards.app(shutdown.clone()),
-            &shutdown,
-        );
+        spawn_subgraph(&mut tasks, "boards", listeners.boards, boards, &shutdown);
 
         let chat_config = service(&listeners.chat)?;
         let chat = chat::Chat::start(&chat_config, chat_config.remote_verifier()).await?;
         sdls.push(("chat", &urls.chat, chat::federation_sdl(&chat.schema)));
-        spawn_server(
-            &mut tasks,
-            "chat",
-            listeners.chat,
-            chat.app(shutdown.clone()),
-            &shutdown,
-        );
+        spawn_subgraph(&mut tasks, "chat", listeners.chat, chat, &shutdown);
 
         let notifications_config = service(&listeners.notifications)?;
         let notifications = notifications::Notifications::start(
@@ -246,18 +234,11 @@ impl Platform {
             &urls.notifications,
             notifications::federation_sdl(&notifications.schema),
         ));
-        let consumers =
-            notifications.start_consumers(notifications::RECLAIM_IDLE, shutdown.clone());
-        tasks.spawn(async move {
-            futures::future::join_all(consumers).await;
-            Ok(())
-        });
-        let app = notifications.app(shutdown.clone());
-        spawn_server(
+        spawn_subgraph(
             &mut tasks,
             "notifications",
             listeners.notifications,
-            app,
+            notifications,
             &shutdown,
         );
 
@@ -361,16 +342,17 @@ fn compose(sdls: &[(&str, &String, String)]) -> anyhow::Result<String> {
         .map_err(|errors| anyhow::anyhow!("composing the supergraph failed:\n{errors}"))
 }
 
-fn spawn_server(
+/// Runs a subgraph (its server and background work) until `shutdown`.
+fn spawn_subgraph(
     tasks: &mut JoinSet<Result<(), String>>,
     name: &'static str,
     listener: TcpListener,
-    app: axum::Router,
+    subgraph: impl kit::lifecycle::Subgraph,
     shutdown: &CancellationToken,
 ) {
     let token = shutdown.clone();
     tasks.spawn(async move {
-        kit::server::serve(listener, app, token)
+        kit::lifecycle::run(subgraph, listener, token)
             .await
             .map_err(|e| format!("{name}: {e}"))
     });

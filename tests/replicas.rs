@@ -2,6 +2,7 @@
 //! the router's upstream subscription lands on one replica and the mutation on the other, and
 //! the subscriber still gets the event, because replicas share events through Redis pub/sub.
 
+use kit::lifecycle::Subgraph as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

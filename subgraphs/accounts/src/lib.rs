@@ -69,24 +69,20 @@ impl Accounts {
         })
     }
 
-    /// How often [`Accounts::app`]'s outbox sweeper runs (default
+    /// How often the background outbox sweeper runs (default
     /// [`kit::outbox::SWEEP_EVERY`]); `None` starts none.
     pub fn with_outbox_sweep(mut self, every: Option<std::time::Duration>) -> Self {
         self.sweep_every = every;
         self
     }
+}
 
-    /// The HTTP app: the kit's GraphQL endpoints plus `/.well-known/jwks.json`.
-    pub fn app(&self, shutdown: CancellationToken) -> Router {
+impl kit::lifecycle::Subgraph for Accounts {
+    /// The kit's GraphQL endpoints plus `/.well-known/jwks.json`.
+    fn app(&self, shutdown: CancellationToken) -> Router {
         let signer = self.service.signer();
         let jwks = signer.jwks();
         let verifier = TokenVerifier::from_jwks(&jwks, signer.issuer(), signer.audience());
-        self.infra
-            .spawn_trimmer(service::EVENTS_STREAM, shutdown.clone());
-        if let Some(every) = self.sweep_every {
-            let outbox = self.service.outbox().clone();
-            outbox.spawn_sweeper(every, shutdown.clone());
-        }
         let ctx = self.infra.server_context(verifier, shutdown);
         let extra = Router::new().route(
             "/.well-known/jwks.json",
@@ -97,17 +93,29 @@ impl Accounts {
         );
         kit::server::app(self.schema.clone(), ctx, extra)
     }
+
+    /// The outbox sweeper and the trimmer of the `accounts` stream.
+    fn start_background(&self, tasks: &mut kit::lifecycle::Background) {
+        tasks.keep(
+            self.infra
+                .spawn_trimmer(service::EVENTS_STREAM, tasks.shutdown()),
+        );
+        if let Some(every) = self.sweep_every {
+            let outbox = self.service.outbox().clone();
+            tasks.keep(outbox.spawn_sweeper(every, tasks.shutdown()));
+        }
+    }
 }
 
-/// Serves the accounts subgraph on `listener` until `shutdown` is cancelled.
+/// Serves the accounts subgraph and its background work on `listener` until `shutdown` is
+/// cancelled.
 pub async fn serve(
     config: &ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let accounts = Accounts::start(config).await?;
-    let app = accounts.app(shutdown.clone());
-    kit::server::serve(listener, app, shutdown).await?;
+    kit::lifecycle::run(accounts, listener, shutdown).await?;
     Ok(())
 }
 

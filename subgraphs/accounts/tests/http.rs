@@ -1,5 +1,6 @@
 //! Every accounts operation through real HTTP, including the ways a client can get it wrong.
 
+use kit::lifecycle::Subgraph as _;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! ready (while still answering GraphQL from the store), and ready again once Redis is back.
 
 use kit::config::ServiceConfig;
+use kit::lifecycle::Subgraph as _;
 use kit::test_client::GqlClient;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;

@@ -1,7 +1,8 @@
 //! The boards subgraph: boards, their members and tasks, visible to board members only.
 //!
-//! Start it with [`Boards::start`] (give it the token verifier: [`remote_verifier`] in
-//! production, a static one in tests), serve [`Boards::app`], or call [`serve`] for both.
+//! Start it with [`Boards::start`] (give it the token verifier: `config.remote_verifier()` in
+//! production, a static one in tests), then run it with `kit::lifecycle::run`, or call
+//! [`serve`] for both.
 
 pub mod events;
 pub mod model;
@@ -69,37 +70,40 @@ impl Boards {
         })
     }
 
-    /// How often [`Boards::app`]'s outbox sweeper runs (default [`kit::outbox::SWEEP_EVERY`]);
+    /// How often the background outbox sweeper runs (default [`kit::outbox::SWEEP_EVERY`]);
     /// `None` starts none (tests that count store calls, or a deployment sweeping elsewhere).
     pub fn with_outbox_sweep(mut self, every: Option<Duration>) -> Self {
         self.sweep_every = every;
         self
     }
+}
 
-    /// The HTTP app: the kit's `/graphql` (POST, GET, WebSocket), `/health`, `/ready`, `/metrics`.
-    /// Also starts the domain-event outbox sweeper, which stops with `shutdown`; call it once
-    /// per server, inside a Tokio runtime.
-    pub fn app(&self, shutdown: CancellationToken) -> Router {
-        if let Some(every) = self.sweep_every {
-            let outbox = self.service.outbox().clone();
-            outbox.spawn_sweeper(every, shutdown.clone());
-        }
-        self.infra.spawn_trimmer(events::STREAM, shutdown.clone());
+impl kit::lifecycle::Subgraph for Boards {
+    /// The kit's `/graphql` (POST, GET, WebSocket), `/health`, `/ready`, `/metrics`.
+    fn app(&self, shutdown: CancellationToken) -> Router {
         let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
         kit::server::app(self.schema.clone(), ctx, Router::new())
     }
+
+    /// The domain-event outbox sweeper and the trimmer of the `boards` stream.
+    fn start_background(&self, tasks: &mut kit::lifecycle::Background) {
+        if let Some(every) = self.sweep_every {
+            let outbox = self.service.outbox().clone();
+            tasks.keep(outbox.spawn_sweeper(every, tasks.shutdown()));
+        }
+        tasks.keep(self.infra.spawn_trimmer(events::STREAM, tasks.shutdown()));
+    }
 }
 
-/// Serves the boards subgraph on `listener` until `shutdown` is cancelled, verifying tokens
-/// against `config.jwks_url`.
+/// Serves the boards subgraph and its background work on `listener` until `shutdown` is
+/// cancelled, verifying tokens against `config.jwks_url`.
 pub async fn serve(
     config: &ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let boards = Boards::start(config, config.remote_verifier()).await?;
-    let app = boards.app(shutdown.clone());
-    kit::server::serve(listener, app, shutdown).await?;
+    kit::lifecycle::run(boards, listener, shutdown).await?;
     Ok(())
 }
 

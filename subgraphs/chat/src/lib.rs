@@ -29,7 +29,6 @@ pub mod service;
 pub mod sync;
 pub mod text;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use auth::TokenVerifier;
@@ -62,7 +61,6 @@ pub struct Chat {
     pub schema: ChatSchema,
     verifier: TokenVerifier,
     consumer_name: String,
-    consumers_started: AtomicBool,
 }
 
 impl Chat {
@@ -85,16 +83,20 @@ impl Chat {
             schema,
             verifier,
             consumer_name: format!("{SERVICE}-{}", config.instance_id()),
-            consumers_started: AtomicBool::new(false),
         })
     }
+}
 
-    /// Starts the consumers of board and account events and the `MessagePosted` outbox sweep
-    /// (once; later calls do nothing). They stop with `shutdown`.
-    pub fn spawn_consumers(&self, shutdown: CancellationToken) {
-        if self.consumers_started.swap(true, Ordering::SeqCst) {
-            return;
-        }
+impl kit::lifecycle::Subgraph for Chat {
+    /// The kit's GraphQL endpoints.
+    fn app(&self, shutdown: CancellationToken) -> Router {
+        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
+        kit::server::app(self.schema.clone(), ctx, Router::new())
+    }
+
+    /// The consumers of board and account events (board rooms and the name directory stay in
+    /// sync), the `MessagePosted` outbox sweeper and the trimmer of the `chat` stream.
+    fn start_background(&self, tasks: &mut kit::lifecycle::Background) {
         let handlers: [(&str, Arc<dyn EventHandler>); 2] = [
             (
                 sync::BOARDS_STREAM,
@@ -107,39 +109,34 @@ impl Chat {
         ];
         for (stream, handler) in handlers {
             let config = ConsumerConfig::new(stream, sync::CONSUMER_GROUP, &self.consumer_name);
-            spawn_consumer(
+            tasks.keep(spawn_consumer(
                 self.infra.events.clone(),
                 config,
                 handler,
                 self.infra.metrics.clone(),
-                shutdown.clone(),
-            );
+                tasks.shutdown(),
+            ));
         }
-        self.infra
-            .spawn_trimmer(service::CHAT_STREAM, shutdown.clone());
-        outbox::spawn_sweeper(self.service.clone(), shutdown);
-    }
-
-    /// The HTTP app (kit's GraphQL endpoints). Also starts the event consumers, so a running
-    /// app always keeps board rooms and names in sync; all stop with `shutdown`.
-    pub fn app(&self, shutdown: CancellationToken) -> Router {
-        self.spawn_consumers(shutdown.clone());
-        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
-        kit::server::app(self.schema.clone(), ctx, Router::new())
+        tasks.keep(
+            self.infra
+                .spawn_trimmer(service::CHAT_STREAM, tasks.shutdown()),
+        );
+        tasks.keep(outbox::spawn_sweeper(
+            self.service.clone(),
+            tasks.shutdown(),
+        ));
     }
 }
 
-/// Serves the chat subgraph on `listener` until `shutdown` is cancelled, verifying tokens
-/// against the accounts JWKS named in `config`.
+/// Serves the chat subgraph and its background work on `listener` until `shutdown` is
+/// cancelled, verifying tokens against the accounts JWKS named in `config`.
 pub async fn serve(
     config: &ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let verifier = config.remote_verifier();
-    let chat = Chat::start(config, verifier).await?;
-    let app = chat.app(shutdown.clone());
-    kit::server::serve(listener, app, shutdown).await?;
+    let chat = Chat::start(config, config.remote_verifier()).await?;
+    kit::lifecycle::run(chat, listener, shutdown).await?;
     Ok(())
 }
 

@@ -91,7 +91,11 @@ impl Infra {
 
     /// Keeps `stream` (one this service appends to) bounded until `shutdown`: entries every
     /// group has acked go once older than `event_retention`.
-    pub fn spawn_trimmer(&self, stream: &str, shutdown: tokio_util::sync::CancellationToken) {
+    pub fn spawn_trimmer(
+        &self,
+        stream: &str,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         crate::events::spawn_trimmer(
             self.events.clone(),
             stream,
@@ -99,7 +103,7 @@ impl Infra {
             crate::events::trim::interval(self.event_retention),
             self.metrics.clone(),
             shutdown,
-        );
+        )
     }
 
     /// [`Infra::connect`], retried with a growing delay while the store or the event backend

@@ -9,6 +9,7 @@ pub mod events;
 pub mod federation;
 pub mod identity;
 pub mod infra;
+pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
 pub mod server;

@@ -14,7 +14,6 @@ use axum::Router;
 use kit::config::ServiceConfig;
 use kit::Infra;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use schema::{build_schema, NotificationsSchema};
@@ -40,6 +39,7 @@ pub struct Notifications {
     pub schema: NotificationsSchema,
     verifier: TokenVerifier,
     instance: String,
+    reclaim_idle: Duration,
 }
 
 impl Notifications {
@@ -62,30 +62,38 @@ impl Notifications {
             schema,
             verifier,
             instance: config.instance_id(),
+            reclaim_idle: RECLAIM_IDLE,
         })
     }
 
-    /// Starts consuming the domain event streams (one consumer per stream in the group
-    /// `notifications`, named after this instance). Entries a dead replica left unacknowledged
-    /// for `reclaim_idle` are taken over.
-    pub fn start_consumers(
-        &self,
-        reclaim_idle: Duration,
-        shutdown: CancellationToken,
-    ) -> Vec<JoinHandle<()>> {
-        events::spawn_consumers(
+    /// How long an event may stay unacknowledged before this instance's consumers take it
+    /// over (default [`RECLAIM_IDLE`]).
+    pub fn with_reclaim_idle(mut self, reclaim_idle: Duration) -> Self {
+        self.reclaim_idle = reclaim_idle;
+        self
+    }
+}
+
+impl kit::lifecycle::Subgraph for Notifications {
+    /// The kit's GraphQL endpoints.
+    fn app(&self, shutdown: CancellationToken) -> Router {
+        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
+        kit::server::app(self.schema.clone(), ctx, Router::new())
+    }
+
+    /// One consumer per domain event stream in the group `notifications`, named after this
+    /// instance; entries a dead replica left unacknowledged for the reclaim time are taken over.
+    fn start_background(&self, tasks: &mut kit::lifecycle::Background) {
+        for consumer in events::spawn_consumers(
             self.infra.events.clone(),
             self.service.clone(),
             self.infra.metrics.clone(),
             &format!("{SERVICE}-{}", self.instance),
-            reclaim_idle,
-            shutdown,
-        )
-    }
-
-    pub fn app(&self, shutdown: CancellationToken) -> Router {
-        let ctx = self.infra.server_context(self.verifier.clone(), shutdown);
-        kit::server::app(self.schema.clone(), ctx, Router::new())
+            self.reclaim_idle,
+            tasks.shutdown(),
+        ) {
+            tasks.keep(consumer);
+        }
     }
 }
 
@@ -95,11 +103,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let verifier = config.remote_verifier();
-    let notifications = Notifications::start(config, verifier).await?;
-    let consumers = notifications.start_consumers(RECLAIM_IDLE, shutdown.clone());
-    kit::server::serve(listener, notifications.app(shutdown.clone()), shutdown).await?;
-    futures::future::join_all(consumers).await;
+    let notifications = Notifications::start(config, config.remote_verifier()).await?;
+    kit::lifecycle::run(notifications, listener, shutdown).await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! From domain events to a stored and streamed inbox, through real HTTP and WebSocket.
 
+use kit::lifecycle::Subgraph as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +45,12 @@ impl Replica {
         let notifications = Arc::new(
             Notifications::start(&config, verifier)
                 .await
-                .expect("start"),
+                .expect("start")
+                .with_reclaim_idle(reclaim_idle),
         );
         let shutdown = CancellationToken::new();
         if consume {
-            notifications.start_consumers(reclaim_idle, shutdown.clone());
+            kit::lifecycle::start_background(&notifications, &shutdown);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -340,9 +342,7 @@ async fn a_consumer_killed_mid_batch_loses_and_doubles_nothing() {
     );
 
     // A restarted consumer reclaims the dead one's entries once they are idle long enough.
-    let consumers = replica
-        .notifications
-        .start_consumers(Duration::from_millis(300), replica.shutdown.clone());
+    let consumers = kit::lifecycle::start_background(&replica.notifications, &replica.shutdown);
     let bob = replica.client(&signer, BOB);
     wait_for(&bob, 5).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -369,12 +369,9 @@ async fn a_consumer_killed_mid_batch_loses_and_doubles_nothing() {
         .collect();
     assert_eq!(titles, expected, "each exactly once");
     replica.shutdown.cancel();
-    for consumer in consumers {
-        tokio::time::timeout(Duration::from_secs(5), consumer)
-            .await
-            .expect("consumer stops")
-            .expect("task");
-    }
+    tokio::time::timeout(Duration::from_secs(5), consumers.stop())
+        .await
+        .expect("consumers stop");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! it they are reported as ignored, by name, never as passed; the test command runs them with
 //! `--ignored` when the variable is set. `inbox.rs` runs the same flows on the embedded backend.
 
+use kit::lifecycle::Subgraph as _;
 use std::time::Duration;
 
 use auth::{TokenSigner, TokenVerifier};
@@ -26,10 +27,11 @@ async fn inbox_privacy_and_idempotency_on_mongodb() {
     let verifier = TokenVerifier::from_jwks(&signer.jwks(), signer.issuer(), signer.audience());
     let notifications = notifications::Notifications::start(&config, verifier)
         .await
-        .expect("start");
+        .expect("start")
+        .with_reclaim_idle(Duration::from_secs(1));
     assert_eq!(notifications.infra.store.backend_name(), "mongodb");
     let shutdown = CancellationToken::new();
-    notifications.start_consumers(Duration::from_secs(1), shutdown.clone());
+    kit::lifecycle::start_background(&notifications, &shutdown);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

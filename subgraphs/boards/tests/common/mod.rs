@@ -109,19 +109,20 @@ impl Server {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        let app = boards.app(shutdown.clone());
+        let (metrics, events) = (boards.infra.metrics.clone(), boards.infra.events.clone());
+        let outbox = boards.service.outbox().clone();
         let token = shutdown.clone();
         let handle = tokio::spawn(async move {
-            kit::server::serve(listener, app, token)
+            kit::lifecycle::run(boards, listener, token)
                 .await
                 .expect("serve");
         });
         Self {
             client: GqlClient::new(format!("{base}/graphql")),
             base,
-            metrics: boards.infra.metrics.clone(),
-            events: boards.infra.events.clone(),
-            outbox: boards.service.outbox().clone(),
+            metrics,
+            events,
+            outbox,
             backing,
             shutdown,
             handle,

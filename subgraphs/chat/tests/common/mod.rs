@@ -69,10 +69,10 @@ impl Server {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        let app = chat.app(shutdown.clone());
         let token = shutdown.clone();
+        let subgraph = chat.clone();
         let handle = tokio::spawn(async move {
-            kit::server::serve(listener, app, token)
+            kit::lifecycle::run(subgraph, listener, token)
                 .await
                 .expect("serve");
         });
