@@ -22,6 +22,12 @@ pub struct UserDoc {
     pub updated_at: i64,
 }
 
+impl kit::outbox::HasId for UserDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// A refresh token, stored only as its SHA-256 (the id). Tokens of one sign-in form a family;
 /// each refresh rotates to a new token of the same family.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

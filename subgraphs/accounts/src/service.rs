@@ -59,7 +59,7 @@ impl AccountsService {
                 IndexSpec::new(REFRESH_TOKENS, &["userId"]),
             ])
             .await?;
-        let outbox = Outbox::new(store, events, EVENTS_STREAM, "accounts_outbox").await?;
+        let outbox = Outbox::new(store, events, EVENTS_STREAM, &[USERS]).await?;
         Ok(Self {
             outbox: Arc::new(outbox),
             users: store.collection(USERS),
@@ -90,7 +90,8 @@ impl AccountsService {
             created_at: now,
             updated_at: now,
         };
-        match self.users.insert(&user).await {
+        let event = profile_event("UserRegistered", &user.id, &user.name);
+        match self.outbox.insert(&self.users, &user, event).await {
             Ok(()) => {}
             Err(e) if e.is_duplicate() => {
                 return Err(ApiError::bad_input(
@@ -100,7 +101,6 @@ impl AccountsService {
             }
             Err(e) => return Err(e.into()),
         }
-        self.publish("UserRegistered", &user).await;
         self.issue(user, new_id(), validate::scopes(None)?).await
     }
 
@@ -209,36 +209,28 @@ impl AccountsService {
         avatar_url: Option<&str>,
     ) -> ApiResult<UserDoc> {
         let mut update = Update::new().set("updatedAt", now_millis());
-        if let Some(name) = name {
-            let name = validate::name(name)?;
+        let name = name.map(validate::name).transpose()?;
+        if let Some(name) = &name {
             update = update
                 .set("nameLower", name.to_lowercase())
-                .set("name", name);
+                .set("name", name.as_str());
         }
         if let Some(url) = avatar_url {
             update = update.set_opt("avatarUrl", validate::avatar_url(url)?);
         }
-        let user = self
-            .users
-            .update_one(&Filter::eq("id", user_id), &update)
-            .await?
-            .ok_or_else(|| ApiError::not_found("user"))?;
-        if name.is_some() {
-            self.publish("UserRenamed", &user).await;
-        }
-        Ok(user)
+        let filter = Filter::eq("id", user_id);
+        let written = match &name {
+            Some(name) => {
+                let event = profile_event("UserRenamed", user_id, name);
+                self.outbox.update(&self.users, &filter, update, event).await
+            }
+            None => self.users.update_one(&filter, &update).await,
+        };
+        written?.ok_or_else(|| ApiError::not_found("user"))
     }
 
-    /// Publishes a user's public profile after it was stored, through the outbox: an append
-    /// that fails (the stream is down) is re-sent by the sweeper ([`AccountsService::outbox`]).
-    async fn publish(&self, kind: &str, user: &UserDoc) {
-        let payload = serde_json::json!({ "userId": user.id, "name": user.name });
-        self.outbox
-            .send(DomainEvent::new(kind, &user.id, payload))
-            .await;
-    }
-
-    /// The outbox of the `accounts` stream (its sweeper runs beside the server).
+    /// The outbox of the `accounts` stream: events ride in the user documents their writes
+    /// change (its sweeper runs beside the server).
     pub fn outbox(&self) -> &Arc<Outbox> {
         &self.outbox
     }
@@ -347,4 +339,10 @@ async fn verify_password(password: String, hash: String) -> ApiResult<bool> {
     })
     .await
     .map_err(ApiError::internal)?
+}
+
+/// A user's public profile as other subgraphs learn it, stored with the write that set it.
+fn profile_event(kind: &str, user_id: &str, name: &str) -> DomainEvent {
+    let payload = serde_json::json!({ "userId": user_id, "name": name });
+    DomainEvent::new(kind, user_id, payload)
 }

@@ -58,9 +58,9 @@ pub enum LiveMessage {
     BoardDeleted { board_id: String },
 }
 
-/// Publishes live messages and sends domain events through the outbox. Failures are logged,
-/// never returned: they happen after the write is stored, and failing the mutation then would
-/// tell the client its change did not happen.
+/// Publishes live messages; domain events go with their writes through `outbox`. Failures are
+/// logged, never returned: they happen after the write is stored, and failing the mutation then
+/// would tell the client its change did not happen.
 #[derive(Clone)]
 pub struct Publisher {
     pub pubsub: SharedPubSub,
@@ -100,45 +100,46 @@ impl Publisher {
         };
         self.live(board_id, &message).await;
     }
+}
 
-    async fn domain(&self, kind: &str, actor: &str, payload: serde_json::Value) {
-        self.outbox
-            .send(DomainEvent::new(kind, actor, payload))
-            .await;
-    }
+/// The domain events, built before the write that stores them (see `kit::outbox`).
+pub mod domain {
+    use super::*;
 
-    pub async fn board_created(&self, board: &BoardDoc, actor: &str) {
+    pub fn board_created(board: &BoardDoc, actor: &str) -> DomainEvent {
         let payload = json!({"boardId": board.id, "name": board.name, "ownerId": board.owner_id});
-        self.domain(BOARD_CREATED, actor, payload).await;
+        DomainEvent::new(BOARD_CREATED, actor, payload)
     }
 
-    pub async fn board_updated(&self, board: &BoardDoc, actor: &str) {
-        let payload = json!({"boardId": board.id, "name": board.name});
-        self.domain(BOARD_UPDATED, actor, payload).await;
+    /// `name` is the board's name after the update.
+    pub fn board_updated(board_id: &str, name: &str, actor: &str) -> DomainEvent {
+        let payload = json!({"boardId": board_id, "name": name});
+        DomainEvent::new(BOARD_UPDATED, actor, payload)
     }
 
-    pub async fn board_deleted(&self, board: &BoardDoc, actor: &str) {
+    pub fn board_deleted(board: &BoardDoc, actor: &str) -> DomainEvent {
         let payload = json!({"boardId": board.id, "memberIds": board.member_ids});
-        self.domain(BOARD_DELETED, actor, payload).await;
+        DomainEvent::new(BOARD_DELETED, actor, payload)
     }
 
-    pub async fn member_added(&self, board_id: &str, user_id: &str, role: BoardRole, actor: &str) {
+    pub fn member_added(board_id: &str, user_id: &str, role: BoardRole, actor: &str) -> DomainEvent {
         let payload = json!({"boardId": board_id, "userId": user_id, "role": role.as_str()});
-        self.domain(BOARD_MEMBER_ADDED, actor, payload).await;
+        DomainEvent::new(BOARD_MEMBER_ADDED, actor, payload)
     }
 
-    pub async fn member_removed(&self, board_id: &str, user_id: &str, actor: &str) {
+    pub fn member_removed(board_id: &str, user_id: &str, actor: &str) -> DomainEvent {
         let payload = json!({"boardId": board_id, "userId": user_id});
-        self.domain(BOARD_MEMBER_REMOVED, actor, payload).await;
+        DomainEvent::new(BOARD_MEMBER_REMOVED, actor, payload)
     }
 
-    pub async fn task_assigned(&self, task: &TaskDoc, assignee_id: &str, actor: &str) {
+    /// `task` as it is after the assignment.
+    pub fn task_assigned(task: &TaskDoc, assignee_id: &str, actor: &str) -> DomainEvent {
         let payload = json!({
             "boardId": task.board_id,
             "taskId": task.id,
             "taskTitle": task.title,
             "assigneeId": assignee_id,
         });
-        self.domain(TASK_ASSIGNED, actor, payload).await;
+        DomainEvent::new(TASK_ASSIGNED, actor, payload)
     }
 }

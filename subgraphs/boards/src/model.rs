@@ -104,6 +104,16 @@ pub struct BoardDoc {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Deleted, with its `BoardDeleted` event not yet sent (`kit::outbox::RETIRED`): readers
+    /// treat it as gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
+}
+
+impl kit::outbox::HasId for BoardDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 impl BoardDoc {
@@ -138,4 +148,10 @@ pub struct TaskDoc {
     pub due_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl kit::outbox::HasId for TaskDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }

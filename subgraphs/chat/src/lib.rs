@@ -18,12 +18,12 @@
 //!   "Ada Lovelace"). Anything else after `@` is plain text. Mentions are resolved once, at
 //!   send (and edit) time; a later rename does not rewrite them.
 //! - Every stored message appends `MessagePosted` {roomId, roomName, messageId, authorId,
-//!   mentionedUserIds, boardId?} to the durable stream `chat`; its event id is the message id,
-//!   and an outbox sweep re-posts any whose append failed; see [`outbox`].
+//!   mentionedUserIds, boardId?} to the durable stream `chat`; its event id is the message id.
+//!   The event is stored in the message document by the same insert (`kit::outbox`), so an
+//!   append that failed, or a replica that died before appending, is re-sent by the sweeper.
 
 pub mod live;
 pub mod model;
-pub mod outbox;
 pub mod schema;
 pub mod service;
 pub mod sync;
@@ -121,10 +121,8 @@ impl kit::lifecycle::Subgraph for Chat {
             self.infra
                 .spawn_trimmer(service::CHAT_STREAM, tasks.shutdown()),
         );
-        tasks.keep(outbox::spawn_sweeper(
-            self.service.clone(),
-            tasks.shutdown(),
-        ));
+        let outbox = self.service.outbox().clone();
+        tasks.keep(outbox.spawn_sweeper(kit::outbox::SWEEP_EVERY, tasks.shutdown()));
     }
 }
 

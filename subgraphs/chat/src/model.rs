@@ -71,10 +71,12 @@ pub struct MessageDoc {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
-    /// Whether its `MessagePosted` event was appended. Stored as false before appending, so
-    /// an append that failed (or a replica that died first) is retried by the outbox sweep.
-    #[serde(default)]
-    pub posted: bool,
+}
+
+impl kit::outbox::HasId for MessageDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// A user's display name, learned from the accounts subgraph's events; `@handle` mentions

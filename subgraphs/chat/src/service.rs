@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use kit::events::{DomainEvent, SharedEventStream, SharedPubSub};
+use kit::outbox::Outbox;
 use kit::store::{
     new_id, now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, Update,
 };
@@ -40,7 +41,8 @@ pub struct ChatService {
     pub(crate) messages: Collection<MessageDoc>,
     pub(crate) names: Collection<NameDoc>,
     pub(crate) pubsub: SharedPubSub,
-    events: SharedEventStream,
+    /// `MessagePosted` events ride in the message documents until sent.
+    outbox: Arc<Outbox>,
     /// Live `messageAdded` subscriptions per room on this replica.
     pub(crate) followers: Arc<Mutex<HashMap<String, usize>>>,
 }
@@ -57,17 +59,22 @@ impl ChatService {
                 // Uniqueness makes a sequence number name exactly one message, across replicas.
                 IndexSpec::new(MESSAGES, &["roomId", "seq"]).unique(),
                 IndexSpec::new(ROOMS, &["memberIds"]),
-                IndexSpec::new(MESSAGES, &["posted", "createdAt"]),
             ])
             .await?;
+        let outbox = Outbox::new(store, events, CHAT_STREAM, &[MESSAGES]).await?;
         Ok(Self {
             rooms: store.collection(ROOMS),
             messages: store.collection(MESSAGES),
             names: store.collection(NAMES),
             pubsub,
-            events,
+            outbox: Arc::new(outbox),
             followers: Arc::default(),
         })
+    }
+
+    /// The outbox of `MessagePosted` (its sweeper runs beside the server).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
     }
 
     /// How many `messageAdded` subscriptions to `room_id` this replica is serving.
@@ -169,11 +176,11 @@ impl ChatService {
             deleted: false,
             created_at: now_millis(),
             edited_at: None,
-            posted: false,
         };
         let mut attempts = 1;
         loop {
-            match self.messages.insert(&message).await {
+            let event = message_posted(&room, &message);
+            match self.outbox.insert(&self.messages, &message, event).await {
                 Ok(()) => break,
                 Err(e) if e.is_duplicate() && attempts < MAX_SEQ_ATTEMPTS => {
                     attempts += 1;
@@ -187,7 +194,6 @@ impl ChatService {
             }
         }
         self.notify(&room.id, json!({ "seq": message.seq })).await;
-        self.post_event(&room, &message).await;
         Ok(message)
     }
 
@@ -220,8 +226,6 @@ impl ChatService {
             deleted: true,
             created_at: now_millis(),
             edited_at: None,
-            // Nothing was sent, so there is nothing to announce.
-            posted: true,
         };
         match self.messages.insert(&placeholder).await {
             Ok(()) => Ok(true),
@@ -235,36 +239,6 @@ impl ChatService {
         let channel = room_channel(room_id);
         if let Err(error) = self.pubsub.publish(&channel, &payload.to_string()).await {
             tracing::warn!(%channel, %error, "live notification not published");
-        }
-    }
-
-    /// Appends `MessagePosted` and marks the message posted; a failure is logged and left to
-    /// the outbox sweep. The event id is the message id, so consumers deduplicating by event id
-    /// also deduplicate a message posted twice (sweep racing a slow sender).
-    pub(crate) async fn post_event(&self, room: &RoomDoc, message: &MessageDoc) {
-        let mut payload = json!({
-            "roomId": room.id,
-            "roomName": room.name,
-            "messageId": message.id,
-            "authorId": message.author_id,
-            "mentionedUserIds": message.mention_ids,
-        });
-        if let Some(board_id) = &room.board_id {
-            payload["boardId"] = json!(board_id);
-        }
-        let mut event = DomainEvent::new("MessagePosted", &message.author_id, payload);
-        event.id = message.id.clone();
-        if let Err(error) = self.events.append(CHAT_STREAM, &event).await {
-            tracing::error!(message = %message.id, code = error.code(), %error, "MessagePosted not appended; the outbox sweep retries it");
-            return;
-        }
-        let posted = Update::new().set("posted", true);
-        if let Err(error) = self
-            .messages
-            .update_one(&Filter::eq("id", message.id.as_str()), &posted)
-            .await
-        {
-            tracing::warn!(message = %message.id, %error, "could not mark MessagePosted as appended; it may be appended again");
         }
     }
 
@@ -312,7 +286,9 @@ impl ChatService {
         let update = Update::new()
             .set("deleted", true)
             .set("body", "")
-            .set("mentionIds", json!([]));
+            .set("mentionIds", json!([]))
+            // Gone before anyone was told: nothing left to announce.
+            .set(kit::outbox::PENDING, json!([]));
         let deleted = self
             .messages
             .update_one(
@@ -390,4 +366,23 @@ pub fn check_member(room: &RoomDoc, user_id: &str) -> ApiResult<()> {
     } else {
         Err(ApiError::forbidden("you are not a member of this room"))
     }
+}
+
+/// `MessagePosted` for `message` in `room`. Its id is the message id, so consumers that
+/// deduplicate by event id also see a message once when its event is sent twice (the sweeper
+/// racing a slow sender).
+fn message_posted(room: &RoomDoc, message: &MessageDoc) -> DomainEvent {
+    let mut payload = json!({
+        "roomId": room.id,
+        "roomName": room.name,
+        "messageId": message.id,
+        "authorId": message.author_id,
+        "mentionedUserIds": message.mention_ids,
+    });
+    if let Some(board_id) = &room.board_id {
+        payload["boardId"] = json!(board_id);
+    }
+    let mut event = DomainEvent::new("MessagePosted", &message.author_id, payload);
+    event.id = message.id.clone();
+    event
 }

@@ -112,7 +112,6 @@ async fn a_subscriber_waits_for_a_missing_sequence_number_and_skips_it_only_afte
         deleted: false,
         created_at: kit::store::now_millis(),
         edited_at: None,
-        posted: true,
     };
     messages.insert(&slow).await.expect("insert");
     assert_eq!(next_message(&mut socket).await["body"], "first");
@@ -168,7 +167,6 @@ async fn a_send_whose_number_was_given_up_takes_the_next_one() {
         deleted: true,
         created_at: kit::store::now_millis(),
         edited_at: None,
-        posted: true,
     };
     messages.insert(&tombstone).await.expect("insert");
     let started = Instant::now();

@@ -1,132 +1,295 @@
-//! Domain events survive a failed append: each is recorded in the store first, appended, then
-//! the record is deleted. Records left behind (append failed, or the process died in between)
-//! are re-sent by a sweeper, so consumers get every event at least once; they deduplicate by
-//! the event id (a uuid v7, which also orders events re-sent late). One outbox per stream a
-//! service appends to, in its own collection.
+//! Domain events stored with the write that causes them. The store has no multi-document
+//! transactions, so an event rides in the very document its write changes: the insert or
+//! single-document update that makes the change also adds the event to the document's
+//! `outbox` array and sets `outboxDueAt`. Only then is the event appended to its stream and
+//! pulled from the document. A process that dies between the write and the append, or an
+//! append that fails, leaves the event in the document, and a leased sweeper sends it later.
+//! No change goes unannounced, and no event announces a change that was not stored. Consumers
+//! get every event at least once and deduplicate by its id (a uuid v7, which also orders events
+//! sent late).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{DomainEvent, SharedEventStream};
-use crate::store::{now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, Update};
+use crate::store::{
+    new_id, now_millis, Collection, Filter, FindOptions, IndexSpec, Order, Store, StoreError,
+    StoreResult, Update,
+};
 use crate::ApiResult;
 
-/// How long after recording an event the sweeper may re-send it: long enough for the inline
-/// append to finish, so a healthy append is never duplicated.
+/// The events a document still has to send.
+pub const PENDING: &str = "outbox";
+/// When the sweeper may send them (ms); set by every write that adds one.
+pub const DUE_AT: &str = "outboxDueAt";
+/// Who last touched the pending events (a writer or a sweeper's lease): whoever still holds
+/// it knows every pending event and may clear [`DUE_AT`].
+const LEASE: &str = "outboxLease";
+const ATTEMPTS: &str = "outboxAttempts";
+/// The document is retired: gone for readers, and deleted once its events are sent.
+pub const RETIRED: &str = "retired";
+
+/// How long after a write the sweeper may send its events: long enough for the inline append
+/// to finish, so a healthy append is never duplicated.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
-/// How often the sweeper looks for events to re-send.
+/// How often the sweeper looks for events to send.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
-/// Records re-sent per sweep at most.
+/// Documents swept per collection and sweep at most.
 const SWEEP_BATCH: u64 = 100;
 
-/// An event not yet known to be on the stream.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A document's outbox fields.
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OutboxDoc {
-    /// The event's id.
-    id: String,
-    event: DomainEvent,
-    /// Not re-sent before this time (ms); also the lease a sweeping replica takes.
-    due_at: i64,
-    attempts: i64,
+struct OutboxFields {
+    #[serde(default)]
+    outbox: Vec<Value>,
+    #[serde(default)]
+    outbox_due_at: Option<i64>,
+    #[serde(default)]
+    outbox_attempts: i64,
+    #[serde(default)]
+    retired: bool,
 }
 
-/// The outbox of one stream.
+/// A document as the sweeper reads it.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    id: String,
+    #[serde(flatten)]
+    fields: OutboxFields,
+}
+
+/// A document as an outbox write returns it: the caller's view and the outbox fields.
+#[derive(Serialize, Deserialize)]
+struct Written<T> {
+    #[serde(flatten)]
+    doc: T,
+    #[serde(flatten)]
+    fields: OutboxFields,
+}
+
+/// The outbox of one stream, over the collections whose writes announce themselves on it.
 pub struct Outbox {
-    docs: Collection<OutboxDoc>,
     events: SharedEventStream,
     stream: &'static str,
+    sources: Vec<Collection<Pending>>,
 }
 
 impl Outbox {
-    /// The outbox of `stream`, recording in `collection`.
+    /// The outbox of `stream`, whose events are stored in documents of `collections`.
     pub async fn new(
         store: &Store,
         events: SharedEventStream,
         stream: &'static str,
-        collection: &'static str,
+        collections: &[&'static str],
     ) -> ApiResult<Self> {
-        store
-            .ensure_indexes(&[IndexSpec::new(collection, &["dueAt"])])
-            .await?;
+        let indexes: Vec<IndexSpec> = collections
+            .iter()
+            .map(|c| IndexSpec::new(c, &[DUE_AT]))
+            .collect();
+        store.ensure_indexes(&indexes).await?;
         Ok(Self {
-            docs: store.collection(collection),
             events,
             stream,
+            sources: collections.iter().map(|c| store.collection(c)).collect(),
         })
     }
 
-    /// Records `event`, appends it, and drops the record once appended. Failures are logged,
-    /// not returned: the write the event describes is already stored.
-    pub async fn send(&self, event: DomainEvent) {
-        let doc = OutboxDoc {
-            id: event.id.clone(),
-            event,
-            due_at: now_millis() + RETRY_AFTER.as_millis() as i64,
-            attempts: 0,
+    /// Inserts `doc` with `event` in it, then sends the event.
+    pub async fn insert<T>(
+        &self,
+        collection: &Collection<T>,
+        doc: &T,
+        event: DomainEvent,
+    ) -> StoreResult<()>
+    where
+        T: Serialize + DeserializeOwned + HasId,
+    {
+        let lease = new_id();
+        let mut stored = serde_json::to_value(doc).map_err(|e| invalid(collection.name(), e))?;
+        if let Value::Object(fields) = &mut stored {
+            fields.insert(PENDING.into(), Value::Array(vec![to_value(&event)?]));
+            fields.insert(DUE_AT.into(), due_at().into());
+            fields.insert(LEASE.into(), lease.as_str().into());
+        }
+        collection.of::<Value>().insert(&stored).await?;
+        let docs = collection.of::<Pending>();
+        self.deliver(&docs, doc.id(), &[event], &lease, false).await;
+        Ok(())
+    }
+
+    /// Applies `update` to the document `filter` matches, adding `event` to it in the same
+    /// store operation, then sends the event. `None` (nothing matched) sends nothing.
+    pub async fn update<T>(
+        &self,
+        collection: &Collection<T>,
+        filter: &Filter,
+        update: Update,
+        event: DomainEvent,
+    ) -> StoreResult<Option<T>>
+    where
+        T: Serialize + DeserializeOwned + HasId,
+    {
+        self.write(collection, filter, update, event, false).await
+    }
+
+    /// Like [`Outbox::update`], for the write that ends a document: it is deleted once the
+    /// event is on the stream. Readers must treat the document as gone from this write on.
+    pub async fn retire<T>(
+        &self,
+        collection: &Collection<T>,
+        filter: &Filter,
+        update: Update,
+        event: DomainEvent,
+    ) -> StoreResult<Option<T>>
+    where
+        T: Serialize + DeserializeOwned + HasId,
+    {
+        self.write(collection, filter, update, event, true).await
+    }
+
+    async fn write<T>(
+        &self,
+        collection: &Collection<T>,
+        filter: &Filter,
+        update: Update,
+        event: DomainEvent,
+        then_delete: bool,
+    ) -> StoreResult<Option<T>>
+    where
+        T: Serialize + DeserializeOwned + HasId,
+    {
+        let lease = new_id();
+        let value = to_value(&event)?;
+        let mut update = update
+            .add_to_set(PENDING, value)
+            .set(DUE_AT, due_at())
+            .set(LEASE, lease.as_str());
+        if then_delete {
+            update = update.set(RETIRED, true);
+        }
+        let written = collection.of::<Written<T>>().update_one(filter, &update).await?;
+        let Some(Written { doc, fields }) = written else {
+            return Ok(None);
         };
-        let recorded = match self.docs.insert(&doc).await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(event_id = %doc.id, %error, "outbox record failed; appending without it");
-                false
+        // Only a writer whose event is the only one pending may clear the due time.
+        let lease = if fields.outbox.len() == 1 { lease.as_str() } else { "" };
+        let docs = collection.of::<Pending>();
+        self.deliver(&docs, doc.id(), &[event], lease, then_delete)
+            .await;
+        Ok(Some(doc))
+    }
+
+    /// Appends `events` (all pending in document `id`), then removes them from it (or deletes
+    /// it). Failures are logged, not returned: the write is stored, and its events stay in
+    /// the document for the sweeper.
+    async fn deliver(
+        &self,
+        docs: &Collection<Pending>,
+        id: &str,
+        events: &[DomainEvent],
+        lease: &str,
+        then_delete: bool,
+    ) {
+        #[cfg(feature = "testing")]
+        crate::testing::fault_point("outbox-before-append").await;
+        for event in events {
+            if let Err(error) = self.events.append(self.stream, event).await {
+                tracing::warn!(event_id = %event.id, code = error.code(), %error, "domain event append failed; the outbox sweeper retries it");
+                return;
             }
-        };
-        match self.events.append(self.stream, &doc.event).await {
-            Ok(_) if recorded => self.forget(&doc.id).await,
-            Ok(_) => {}
-            Err(error) if recorded => {
-                tracing::warn!(event_id = %doc.id, code = error.code(), %error, "domain event append failed; the outbox sweeper retries it");
-            }
-            Err(error) => {
-                tracing::error!(event_id = %doc.id, kind = %doc.event.kind, code = error.code(), %error, "domain event lost");
-            }
+        }
+        let values: Vec<Value> = events.iter().filter_map(|e| to_value(e).ok()).collect();
+        if let Err(error) = self.forget(docs, id, &values, lease, then_delete).await {
+            // The sweeper will send them again; consumers deduplicate by id.
+            tracing::warn!(collection = docs.name(), id, %error, "sent outbox events not cleared");
         }
     }
 
-    async fn forget(&self, id: &str) {
-        if let Err(error) = self.docs.delete_many(&Filter::eq("id", id)).await {
-            // The sweeper will send it again; consumers deduplicate by id.
-            tracing::warn!(event_id = id, %error, "outbox record not deleted");
+    /// Removes sent `events` from document `id`. Holding `lease` (nobody added an event since)
+    /// also clears the due time; otherwise the sweeper clears it once nothing is pending.
+    async fn forget(
+        &self,
+        docs: &Collection<Pending>,
+        id: &str,
+        events: &[Value],
+        lease: &str,
+        then_delete: bool,
+    ) -> StoreResult<()> {
+        if then_delete {
+            docs.delete_many(&Filter::eq("id", id)).await?;
+            return Ok(());
         }
+        let pull = events
+            .iter()
+            .fold(Update::new(), |update, e| update.pull(PENDING, e.clone()));
+        if !lease.is_empty() {
+            let held = Filter::eq("id", id).and(Filter::eq(LEASE, lease));
+            let clear = pull.clone().unset(DUE_AT).unset(LEASE).unset(ATTEMPTS);
+            if docs.update_one(&held, &clear).await?.is_some() {
+                return Ok(());
+            }
+        }
+        docs.update_one(&Filter::eq("id", id), &pull).await?;
+        Ok(())
     }
 
-    /// Re-sends records due by `now` (ms), oldest first; returns how many reached the stream.
-    /// Each record is leased before sending, so concurrent sweepers (replicas) do not both
-    /// send it. Stops at the first failed append: the stream is down, the rest would fail too.
+    /// Sends the events of documents due by `now` (ms), oldest first; returns how many reached
+    /// the stream. Each document is leased before sending, so concurrent sweepers (replicas)
+    /// do not both send it. Stops at the first failed append: the stream is down.
     pub async fn sweep(&self, now: i64) -> ApiResult<usize> {
-        let opts = FindOptions::default()
-            .sort("dueAt", Order::Asc)
-            .limit(SWEEP_BATCH);
-        let due = self.docs.find(&Filter::lte("dueAt", now), &opts).await?;
         let mut sent = 0;
-        for doc in due {
-            let lease = Filter::eq("id", doc.id.as_str()).and(Filter::eq("dueAt", doc.due_at));
-            let backoff = RETRY_AFTER.as_millis() as i64 * (doc.attempts + 1).min(30);
-            let claim = Update::new()
-                .set("dueAt", now_millis() + backoff)
-                .inc("attempts", 1);
-            if self.docs.update_one(&lease, &claim).await?.is_none() {
-                continue; // another replica has it
-            }
-            match self.events.append(self.stream, &doc.event).await {
-                Ok(_) => {
-                    self.forget(&doc.id).await;
-                    sent += 1;
-                }
-                Err(error) => {
-                    tracing::warn!(event_id = %doc.id, code = error.code(), %error, "outbox re-send failed; retrying later");
-                    break;
+        for docs in &self.sources {
+            let opts = FindOptions::default().sort(DUE_AT, Order::Asc).limit(SWEEP_BATCH);
+            for doc in docs.find(&Filter::lte(DUE_AT, now), &opts).await? {
+                match self.sweep_one(docs, doc).await? {
+                    Some(n) => sent += n,
+                    None => return Ok(sent),
                 }
             }
         }
         if sent > 0 {
-            tracing::info!(sent, "outbox re-sent domain events");
+            tracing::info!(sent, stream = self.stream, "outbox sent pending domain events");
         }
         Ok(sent)
+    }
+
+    /// Leases and sends one document's events: `None` when the stream is down.
+    async fn sweep_one(&self, docs: &Collection<Pending>, doc: Pending) -> ApiResult<Option<usize>> {
+        let lease = new_id();
+        let held =
+            Filter::eq("id", doc.id.as_str()).and(Filter::eq(DUE_AT, doc.fields.outbox_due_at));
+        let backoff = RETRY_AFTER.as_millis() as i64 * (doc.fields.outbox_attempts + 1).min(30);
+        let claim = Update::new()
+            .set(DUE_AT, now_millis() + backoff)
+            .set(LEASE, lease.as_str())
+            .inc(ATTEMPTS, 1);
+        let Some(leased) = docs.update_one(&held, &claim).await? else {
+            return Ok(Some(0)); // another replica has it, or a writer just touched it
+        };
+        let pending = &leased.fields.outbox;
+        let mut events = Vec::with_capacity(pending.len());
+        for value in pending {
+            match serde_json::from_value::<DomainEvent>(value.clone()) {
+                Ok(event) => events.push(event),
+                Err(error) => tracing::error!(id = %leased.id, %error, "unreadable outbox event"),
+            }
+        }
+        for event in &events {
+            if let Err(error) = self.events.append(self.stream, event).await {
+                tracing::warn!(event_id = %event.id, code = error.code(), %error, "outbox re-send failed; retrying later");
+                return Ok(None);
+            }
+        }
+        let then_delete = leased.fields.retired;
+        self.forget(docs, &leased.id, pending, &lease, then_delete)
+            .await?;
+        Ok(Some(events.len()))
     }
 
     /// Sweeps every `every` until `shutdown` is cancelled.
@@ -148,5 +311,25 @@ impl Outbox {
                 }
             }
         })
+    }
+}
+
+/// Documents the outbox inserts: it needs their id.
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+fn due_at() -> i64 {
+    now_millis() + RETRY_AFTER.as_millis() as i64
+}
+
+fn to_value(event: &DomainEvent) -> StoreResult<Value> {
+    serde_json::to_value(event).map_err(|e| invalid("outbox", e))
+}
+
+fn invalid(collection: &str, error: serde_json::Error) -> StoreError {
+    StoreError::InvalidDocument {
+        collection: collection.to_owned(),
+        reason: error.to_string(),
     }
 }

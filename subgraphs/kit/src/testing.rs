@@ -168,3 +168,16 @@ pub fn unique_prefix(test: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("test:{test}:{}:", &id[..8])
 }
+
+/// The environment variable naming the fault point a test process stops at.
+pub const FAULT_ENV: &str = "KIT_FAULT";
+
+/// Crash tests: a process started with `KIT_FAULT=<name>` stops forever at the fault point
+/// `name` (the test then kills it there, as a crash would). Compiled only with the `testing`
+/// feature, so release builds carry no fault points.
+pub async fn fault_point(name: &str) {
+    if std::env::var(FAULT_ENV).is_ok_and(|fault| fault == name) {
+        eprintln!("fault point {name} reached; stopping here");
+        std::future::pending::<()>().await;
+    }
+}

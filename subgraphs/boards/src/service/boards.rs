@@ -1,10 +1,12 @@
 //! Board and membership writes. Only the owner makes them.
 
+use kit::events::DomainEvent;
+use kit::outbox::RETIRED;
 use kit::store::{new_id, now_millis, Filter, Update};
 use kit::{ApiError, ApiResult};
 
 use super::{authorize_owner, BoardsService};
-use crate::events::{LiveMessage, TaskEventKind};
+use crate::events::{domain, LiveMessage, TaskEventKind};
 use crate::model::{BoardDoc, BoardRole, MemberDoc};
 use crate::validate;
 
@@ -35,9 +37,10 @@ impl BoardsService {
             version: 0,
             created_at: now,
             updated_at: now,
+            retired: false,
         };
-        self.boards.insert(&board).await?;
-        self.publish.board_created(&board, actor).await;
+        let event = domain::board_created(&board, actor);
+        self.publish.outbox.insert(&self.boards, &board, event).await?;
         Ok(board)
     }
 
@@ -52,33 +55,41 @@ impl BoardsService {
         let board = self.board(board_id).await?;
         authorize_owner(&board, actor)?;
         let mut update = Update::new().set("updatedAt", now_millis());
-        if let Some(name) = name {
-            update = update.set("name", validate::board_name(name)?);
+        let name = name.map(validate::board_name).transpose()?;
+        if let Some(name) = &name {
+            update = update.set("name", name.as_str());
         }
         if let Some(description) = description {
             update = update.set_opt("description", validate::description(description)?);
         }
+        let event = domain::board_updated(&board.id, name.as_ref().unwrap_or(&board.name), actor);
+        let live = Filter::eq("id", board.id.as_str()).and(Filter::ne(RETIRED, true));
         let updated = self
-            .boards
-            .update_one(&Filter::eq("id", board.id.as_str()), &update)
+            .publish
+            .outbox
+            .update(&self.boards, &live, update, event)
             .await?
             .ok_or_else(|| ApiError::not_found("board"))?;
         self.invalidate_board(&board.id).await;
-        self.publish.board_updated(&updated, actor).await;
         Ok(updated)
     }
 
-    /// Deletes the board and its tasks. The board goes first, so no reader sees a board whose
-    /// tasks are half gone; tasks of a missing board are unreachable anyway. Once the board is
-    /// gone, the cache and everyone listening learn it before the task cleanup can fail.
+    /// Deletes the board and its tasks. The board goes first (retired with its `BoardDeleted`
+    /// event, then removed once that is sent), so no reader sees a board whose tasks are half
+    /// gone; tasks of a missing board are unreachable anyway. Once the board is gone, the cache
+    /// and everyone listening learn it before the task cleanup can fail.
     pub async fn delete_board(&self, actor: &str, board_id: &str) -> ApiResult<bool> {
         let board = self.board(board_id).await?;
         authorize_owner(&board, actor)?;
-        let deleted = self
-            .boards
-            .delete_many(&Filter::eq("id", board.id.as_str()))
+        let event = domain::board_deleted(&board, actor);
+        let live = Filter::eq("id", board.id.as_str()).and(Filter::ne(RETIRED, true));
+        let retire = Update::new().set("updatedAt", now_millis());
+        let retired = self
+            .publish
+            .outbox
+            .retire(&self.boards, &live, retire, event)
             .await?;
-        if deleted == 0 {
+        if retired.is_none() {
             return Err(ApiError::not_found("board"));
         }
         self.cache
@@ -88,7 +99,6 @@ impl BoardsService {
             board_id: board.id.clone(),
         };
         self.publish.live(&board.id, &message).await;
-        self.publish.board_deleted(&board, actor).await;
         self.tasks
             .delete_many(&Filter::eq("boardId", board.id.as_str()))
             .await?;
@@ -103,8 +113,9 @@ impl BoardsService {
         user_id: &str,
     ) -> ApiResult<BoardDoc> {
         let user_id = validate::user_id(user_id)?;
-        let (board, changed) = self
-            .change_members(actor, board_id, |board| {
+        let event = domain::member_added(board_id, &user_id, BoardRole::Member, actor);
+        let (board, _) = self
+            .change_members(actor, board_id, event, |board| {
                 if board.is_member(&user_id) {
                     return Ok(None);
                 }
@@ -117,11 +128,6 @@ impl BoardsService {
                 Ok(Some(members))
             })
             .await?;
-        if changed {
-            self.publish
-                .member_added(&board.id, &user_id, BoardRole::Member, actor)
-                .await;
-        }
         Ok(board)
     }
 
@@ -133,8 +139,9 @@ impl BoardsService {
         user_id: &str,
     ) -> ApiResult<BoardDoc> {
         let user_id = validate::user_id(user_id)?;
+        let event = domain::member_removed(board_id, &user_id, actor);
         let (board, _) = self
-            .change_members(actor, board_id, |board| {
+            .change_members(actor, board_id, event, |board| {
                 if board.is_owner(&user_id) {
                     return Err(ApiError::bad_input("userId", "the owner cannot be removed"));
                 }
@@ -154,12 +161,8 @@ impl BoardsService {
             board_id: board.id.clone(),
             user_id: user_id.clone(),
         };
+        // The removal and its event are stored: the unassignment's failure cannot hide it.
         self.publish.live(&board.id, &message).await;
-        // The removal is committed: announce it (chat drops the room member) before the
-        // unassignment, whose failure must not hide it.
-        self.publish
-            .member_removed(&board.id, &user_id, actor)
-            .await;
         self.unassign_everywhere(actor, &board.id, &user_id).await?;
         Ok(board)
     }
@@ -197,11 +200,13 @@ impl BoardsService {
 
     /// Compare-and-swap on the board's `version`: `change` sees the current board (read from the
     /// store, not the cache) and returns the new member list, or `None` for "nothing to do".
-    /// Returns the board after the change and whether anything changed.
+    /// Returns the board after the change and whether anything changed; `event` is stored
+    /// with the change (and sent), or dropped when nothing changes.
     async fn change_members<F>(
         &self,
         actor: &str,
         board_id: &str,
+        event: DomainEvent,
         change: F,
     ) -> ApiResult<(BoardDoc, bool)>
     where
@@ -213,6 +218,7 @@ impl BoardsService {
                 .boards
                 .get(&id)
                 .await?
+                .filter(|board| !board.retired)
                 .ok_or_else(|| ApiError::not_found("board"))?;
             authorize_owner(&board, actor)?;
             let Some(members) = change(&board)? else {
@@ -225,8 +231,12 @@ impl BoardsService {
                 .set("memberIds", member_ids)
                 .set("updatedAt", now_millis())
                 .inc("version", 1);
-            let filter = Filter::eq("id", id.as_str()).and(Filter::eq("version", board.version));
-            if let Some(updated) = self.boards.update_one(&filter, &update).await? {
+            let filter = Filter::eq("id", id.as_str())
+                .and(Filter::eq("version", board.version))
+                .and(Filter::ne(RETIRED, true));
+            let outbox = &self.publish.outbox;
+            let written = outbox.update(&self.boards, &filter, update, event.clone());
+            if let Some(updated) = written.await? {
                 self.invalidate_board(&id).await;
                 return Ok((updated, true));
             }

@@ -18,7 +18,7 @@ use crate::events::{channel, LiveMessage, Publisher, STREAM};
 use crate::model::{BoardDoc, TaskDoc, TaskStatus, BOARDS, TASKS};
 use crate::page::{self, Page};
 use crate::validate;
-use kit::outbox::Outbox;
+use kit::outbox::{Outbox, RETIRED};
 
 pub use tasks::{NewTask, TaskChanges};
 
@@ -58,9 +58,8 @@ impl BoardsService {
                 IndexSpec::new(TASKS, &["assigneeId"]),
             ])
             .await?;
-        let outbox = Arc::new(
-            Outbox::new(&infra.store, infra.events.clone(), STREAM, "boards_outbox").await?,
-        );
+        let outbox =
+            Arc::new(Outbox::new(&infra.store, infra.events.clone(), STREAM, &[BOARDS, TASKS]).await?);
         Ok(Self {
             boards: infra.store.collection(BOARDS),
             tasks: infra.store.collection(TASKS),
@@ -72,7 +71,8 @@ impl BoardsService {
         })
     }
 
-    /// The outbox of this service's domain events (for its sweeper).
+    /// The outbox of this service's domain events, which ride in the board and task
+    /// documents their writes change.
     pub fn outbox(&self) -> &Arc<Outbox> {
         &self.publish.outbox
     }
@@ -84,6 +84,7 @@ impl BoardsService {
             self.boards
                 .get(&id)
                 .await?
+                .filter(|board| !board.retired)
                 .ok_or_else(|| ApiError::not_found("board"))
         };
         self.cache
@@ -100,7 +101,9 @@ impl BoardsService {
 
     /// Boards by id in one store query (DataLoader batches); missing ids are absent.
     pub async fn boards_by_ids(&self, ids: &[String]) -> ApiResult<Vec<BoardDoc>> {
-        Ok(self.boards.get_many(ids).await?)
+        let mut boards = self.boards.get_many(ids).await?;
+        boards.retain(|board| !board.retired);
+        Ok(boards)
     }
 
     /// Tasks by id in one store query (DataLoader batches); missing ids are absent.
@@ -110,7 +113,7 @@ impl BoardsService {
 
     /// The boards `user_id` is a member of, oldest first.
     pub async fn boards_of_member(&self, user_id: &str) -> ApiResult<Vec<BoardDoc>> {
-        let filter = Filter::contains("memberIds", user_id);
+        let filter = Filter::contains("memberIds", user_id).and(Filter::ne(RETIRED, true));
         let opts = FindOptions::default()
             .sort("createdAt", Order::Asc)
             .sort("id", Order::Asc);

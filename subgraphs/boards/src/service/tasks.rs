@@ -1,10 +1,11 @@
 //! Task writes. Any member makes them; each publishes a task event after the write is stored.
 
+use kit::events::DomainEvent;
 use kit::store::{new_id, now_millis, Filter, Update};
 use kit::{ApiError, ApiResult};
 
 use super::BoardsService;
-use crate::events::TaskEventKind;
+use crate::events::{domain, TaskEventKind};
 use crate::model::{BoardDoc, TaskDoc, TaskPriority, TaskStatus};
 use crate::validate;
 
@@ -74,7 +75,13 @@ impl BoardsService {
             created_at: now,
             updated_at: now,
         };
-        self.tasks.insert(&task).await?;
+        match &task.assignee_id {
+            Some(assignee) => {
+                let event = domain::task_assigned(&task, assignee, actor);
+                self.publish.outbox.insert(&self.tasks, &task, event).await?;
+            }
+            None => self.tasks.insert(&task).await?,
+        }
         self.invalidate_tasks(&board.id).await;
         self.publish
             .task(
@@ -85,9 +92,6 @@ impl BoardsService {
                 actor,
             )
             .await;
-        if let Some(assignee) = &task.assignee_id {
-            self.publish.task_assigned(&task, assignee, actor).await;
-        }
         Ok(task)
     }
 
@@ -117,7 +121,7 @@ impl BoardsService {
         if let Some(due_at) = changes.due_at {
             update = update.set_opt("dueAt", due_at);
         }
-        let updated = self.write_task(&task, &update).await?;
+        let updated = self.write_task(&task, update, None).await?;
         self.publish
             .task(
                 TaskEventKind::Updated,
@@ -152,7 +156,7 @@ impl BoardsService {
             .set("statusRank", status.rank())
             .set("position", position)
             .set("updatedAt", now_millis());
-        let moved = self.write_task(&task, &update).await?;
+        let moved = self.write_task(&task, update, None).await?;
         self.publish
             .task(
                 TaskEventKind::Moved,
@@ -210,7 +214,10 @@ impl BoardsService {
         let update = Update::new()
             .set_opt("assigneeId", assignee.clone())
             .set("updatedAt", now_millis());
-        let assigned = self.write_task(&task, &update).await?;
+        let event = assignee
+            .filter(|a| task.assignee_id.as_ref() != Some(a))
+            .map(|a| domain::task_assigned(&task, &a, actor));
+        let assigned = self.write_task(&task, update, event).await?;
         self.publish
             .task(
                 TaskEventKind::Assigned,
@@ -220,11 +227,6 @@ impl BoardsService {
                 actor,
             )
             .await;
-        if let Some(assignee) = assignee.filter(|a| task.assignee_id.as_ref() != Some(a)) {
-            self.publish
-                .task_assigned(&assigned, &assignee, actor)
-                .await;
-        }
         Ok(assigned)
     }
 
@@ -252,12 +254,19 @@ impl BoardsService {
 
     /// Updates one task document (gone meanwhile = `NOT_FOUND`) and invalidates its board's
     /// task list.
-    async fn write_task(&self, task: &TaskDoc, update: &Update) -> ApiResult<TaskDoc> {
-        let updated = self
-            .tasks
-            .update_one(&Filter::eq("id", task.id.as_str()), update)
-            .await?
-            .ok_or_else(|| ApiError::not_found("task"))?;
+    /// Applies `update` to `task`, storing `event` with it when there is one.
+    async fn write_task(
+        &self,
+        task: &TaskDoc,
+        update: Update,
+        event: Option<DomainEvent>,
+    ) -> ApiResult<TaskDoc> {
+        let filter = Filter::eq("id", task.id.as_str());
+        let written = match event {
+            Some(event) => self.publish.outbox.update(&self.tasks, &filter, update, event).await,
+            None => self.tasks.update_one(&filter, &update).await,
+        };
+        let updated = written?.ok_or_else(|| ApiError::not_found("task"))?;
         self.invalidate_tasks(&task.board_id).await;
         Ok(updated)
     }

@@ -170,6 +170,17 @@ impl<T> Clone for Collection<T> {
     }
 }
 
+impl<T> Collection<T> {
+    /// The same collection, read and written as `U` (e.g. a document plus fields `T` lacks).
+    pub fn of<U>(&self) -> Collection<U> {
+        Collection {
+            store: self.store.clone(),
+            name: self.name,
+            _type: PhantomData,
+        }
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> Collection<T> {
     pub fn name(&self) -> &'static str {
         self.name
