@@ -222,7 +222,9 @@ impl AccountsService {
         let written = match &name {
             Some(name) => {
                 let event = profile_event("UserRenamed", user_id, name);
-                self.outbox.update(&self.users, &filter, update, event).await
+                self.outbox
+                    .update(&self.users, &filter, update, event)
+                    .await
             }
             None => self.users.update_one(&filter, &update).await,
         };

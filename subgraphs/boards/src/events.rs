@@ -122,7 +122,12 @@ pub mod domain {
         DomainEvent::new(BOARD_DELETED, actor, payload)
     }
 
-    pub fn member_added(board_id: &str, user_id: &str, role: BoardRole, actor: &str) -> DomainEvent {
+    pub fn member_added(
+        board_id: &str,
+        user_id: &str,
+        role: BoardRole,
+        actor: &str,
+    ) -> DomainEvent {
         let payload = json!({"boardId": board_id, "userId": user_id, "role": role.as_str()});
         DomainEvent::new(BOARD_MEMBER_ADDED, actor, payload)
     }

@@ -61,6 +61,7 @@ pub struct Chat {
     pub schema: ChatSchema,
     verifier: TokenVerifier,
     consumer_name: String,
+    reclaim_idle: std::time::Duration,
 }
 
 impl Chat {
@@ -83,6 +84,7 @@ impl Chat {
             schema,
             verifier,
             consumer_name: format!("{SERVICE}-{}", config.instance_id()),
+            reclaim_idle: std::time::Duration::from_secs(config.event_reclaim_idle_secs),
         })
     }
 }
@@ -108,7 +110,8 @@ impl kit::lifecycle::Subgraph for Chat {
             ),
         ];
         for (stream, handler) in handlers {
-            let config = ConsumerConfig::new(stream, sync::CONSUMER_GROUP, &self.consumer_name);
+            let mut config = ConsumerConfig::new(stream, sync::CONSUMER_GROUP, &self.consumer_name);
+            config.reclaim_idle = self.reclaim_idle;
             tasks.keep(spawn_consumer(
                 self.infra.events.clone(),
                 config,

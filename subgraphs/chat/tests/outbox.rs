@@ -65,7 +65,10 @@ async fn a_healthy_send_posts_once_and_leaves_nothing_pending() {
     let delivered = read_chat_events(&chat).await;
     assert_eq!(delivered.len(), 1);
     let event = &delivered[0].event;
-    assert_eq!((event.kind.as_str(), event.id.as_str()), ("MessagePosted", sent.id.as_str()));
+    assert_eq!(
+        (event.kind.as_str(), event.id.as_str()),
+        ("MessagePosted", sent.id.as_str())
+    );
     assert_eq!(event.payload["roomId"], room.as_str());
 }
 

@@ -181,6 +181,9 @@ pub struct ServiceConfig {
     /// How long domain events every consumer group has acked are kept before the stream is
     /// trimmed (new groups find this much history).
     pub event_retention_secs: u64,
+    /// How long a domain event may stay unacknowledged by a consumer (one that died while
+    /// handling it) before another consumer of its group takes it over.
+    pub event_reclaim_idle_secs: u64,
     /// Accounts only: more key files whose public keys are published in the JWKS (and so
     /// accepted) without signing: the next key before a rotation, the previous one after.
     pub jwt_verify_key_files: Vec<PathBuf>,
@@ -206,6 +209,7 @@ impl Default for ServiceConfig {
             jwt_key_file: None,
             jwt_verify_key_files: Vec::new(),
             event_retention_secs: 24 * 3600,
+            event_reclaim_idle_secs: 30,
         }
     }
 }

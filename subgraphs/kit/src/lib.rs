@@ -18,6 +18,8 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod test_client;
 #[cfg(feature = "testing")]
+pub mod test_process;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::{ApiError, ApiResult};

@@ -173,12 +173,19 @@ impl Outbox {
         if then_delete {
             update = update.set(RETIRED, true);
         }
-        let written = collection.of::<Written<T>>().update_one(filter, &update).await?;
+        let written = collection
+            .of::<Written<T>>()
+            .update_one(filter, &update)
+            .await?;
         let Some(Written { doc, fields }) = written else {
             return Ok(None);
         };
         // Only a writer whose event is the only one pending may clear the due time.
-        let lease = if fields.outbox.len() == 1 { lease.as_str() } else { "" };
+        let lease = if fields.outbox.len() == 1 {
+            lease.as_str()
+        } else {
+            ""
+        };
         let docs = collection.of::<Pending>();
         self.deliver(&docs, doc.id(), &[event], lease, then_delete)
             .await;
@@ -245,7 +252,9 @@ impl Outbox {
     pub async fn sweep(&self, now: i64) -> ApiResult<usize> {
         let mut sent = 0;
         for docs in &self.sources {
-            let opts = FindOptions::default().sort(DUE_AT, Order::Asc).limit(SWEEP_BATCH);
+            let opts = FindOptions::default()
+                .sort(DUE_AT, Order::Asc)
+                .limit(SWEEP_BATCH);
             for doc in docs.find(&Filter::lte(DUE_AT, now), &opts).await? {
                 match self.sweep_one(docs, doc).await? {
                     Some(n) => sent += n,
@@ -254,13 +263,21 @@ impl Outbox {
             }
         }
         if sent > 0 {
-            tracing::info!(sent, stream = self.stream, "outbox sent pending domain events");
+            tracing::info!(
+                sent,
+                stream = self.stream,
+                "outbox sent pending domain events"
+            );
         }
         Ok(sent)
     }
 
     /// Leases and sends one document's events: `None` when the stream is down.
-    async fn sweep_one(&self, docs: &Collection<Pending>, doc: Pending) -> ApiResult<Option<usize>> {
+    async fn sweep_one(
+        &self,
+        docs: &Collection<Pending>,
+        doc: Pending,
+    ) -> ApiResult<Option<usize>> {
         let lease = new_id();
         let held =
             Filter::eq("id", doc.id.as_str()).and(Filter::eq(DUE_AT, doc.fields.outbox_due_at));

@@ -75,7 +75,11 @@ async fn run_serves_and_awaits_background_work_on_shutdown() {
         .expect("body");
     assert_eq!(body, "ok");
     assert_eq!(probe.started.load(Ordering::SeqCst), 2);
-    assert_eq!(probe.stopped.load(Ordering::SeqCst), 0, "runs until shutdown");
+    assert_eq!(
+        probe.stopped.load(Ordering::SeqCst),
+        0,
+        "runs until shutdown"
+    );
 
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), running)

@@ -21,9 +21,6 @@ pub use service::NotificationsService;
 
 pub const SERVICE: &str = "notifications";
 
-/// How long an event may stay unacknowledged by a consumer before another replica takes it over.
-pub const RECLAIM_IDLE: Duration = Duration::from_secs(30);
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -62,12 +59,12 @@ impl Notifications {
             schema,
             verifier,
             instance: config.instance_id(),
-            reclaim_idle: RECLAIM_IDLE,
+            reclaim_idle: Duration::from_secs(config.event_reclaim_idle_secs),
         })
     }
 
     /// How long an event may stay unacknowledged before this instance's consumers take it
-    /// over (default [`RECLAIM_IDLE`]).
+    /// over (default `event_reclaim_idle_secs` of the configuration).
     pub fn with_reclaim_idle(mut self, reclaim_idle: Duration) -> Self {
         self.reclaim_idle = reclaim_idle;
         self

@@ -40,7 +40,10 @@ impl BoardsService {
             retired: false,
         };
         let event = domain::board_created(&board, actor);
-        self.publish.outbox.insert(&self.boards, &board, event).await?;
+        self.publish
+            .outbox
+            .insert(&self.boards, &board, event)
+            .await?;
         Ok(board)
     }
 

@@ -58,8 +58,9 @@ impl BoardsService {
                 IndexSpec::new(TASKS, &["assigneeId"]),
             ])
             .await?;
-        let outbox =
-            Arc::new(Outbox::new(&infra.store, infra.events.clone(), STREAM, &[BOARDS, TASKS]).await?);
+        let outbox = Arc::new(
+            Outbox::new(&infra.store, infra.events.clone(), STREAM, &[BOARDS, TASKS]).await?,
+        );
         Ok(Self {
             boards: infra.store.collection(BOARDS),
             tasks: infra.store.collection(TASKS),

@@ -78,7 +78,10 @@ impl BoardsService {
         match &task.assignee_id {
             Some(assignee) => {
                 let event = domain::task_assigned(&task, assignee, actor);
-                self.publish.outbox.insert(&self.tasks, &task, event).await?;
+                self.publish
+                    .outbox
+                    .insert(&self.tasks, &task, event)
+                    .await?;
             }
             None => self.tasks.insert(&task).await?,
         }
@@ -263,7 +266,12 @@ impl BoardsService {
     ) -> ApiResult<TaskDoc> {
         let filter = Filter::eq("id", task.id.as_str());
         let written = match event {
-            Some(event) => self.publish.outbox.update(&self.tasks, &filter, update, event).await,
+            Some(event) => {
+                self.publish
+                    .outbox
+                    .update(&self.tasks, &filter, update, event)
+                    .await
+            }
             None => self.tasks.update_one(&filter, &update).await,
         };
         let updated = written?.ok_or_else(|| ApiError::not_found("task"))?;

@@ -187,6 +187,8 @@ impl Consumer {
                 .unwrap_or_else(|_| Err("event handler panicked".into()));
             match handled {
                 Ok(()) => {
+                    #[cfg(feature = "testing")]
+                    crate::testing::fault_point("consumer-before-ack").await;
                     self.events
                         .ack(
                             &cfg.stream,
