@@ -30,14 +30,8 @@ async fn an_event_survives_a_crash_between_the_write_and_the_append() {
         collection: accounts::model::USERS,
         stream: accounts::service::EVENTS_STREAM,
     };
-    let (event_id, events) = crash.before_append(spawn, write).await;
-
-    let sent: Vec<_> = events.iter().filter(|e| e.id == event_id).collect();
-    assert_eq!(sent.len(), 1, "sent exactly once: {events:?}");
-    assert_eq!(sent[0].kind, "UserRegistered");
-    assert_eq!(sent[0].payload["name"], "Ada Lovelace");
-    assert_eq!(
-        sent[0].actor,
-        sent[0].payload["userId"].as_str().expect("id")
-    );
+    let sent = crash.before_append(spawn, write).await;
+    assert_eq!(sent.kind, "UserRegistered");
+    assert_eq!(sent.payload["name"], "Ada Lovelace");
+    assert_eq!(sent.actor, sent.payload["userId"].as_str().expect("id"));
 }

@@ -161,15 +161,11 @@ pub struct Crash<'a> {
 impl Crash<'_> {
     /// Kills a subgraph between a write and the append of its event, and restarts it. `spawn`
     /// starts the subgraph, stopping at `fault` when given; `write` makes the write through the
-    /// process's GraphQL URL (it never returns, its process dies under it). Checks that the
+    /// process's GraphQL URL (it never returns: its process dies under it). Checks that the
     /// write is stored with its event pending and the event not sent, then that the restarted
-    /// process sends it and clears it from the document. Returns the pending event's id and
-    /// the stream's events after one more sweep, for the test to find it there exactly once.
-    pub async fn before_append<S, W, Fut>(
-        &self,
-        spawn: S,
-        write: W,
-    ) -> (String, Vec<crate::events::DomainEvent>)
+    /// process sends it and clears it from the document. Returns the event, found on the stream
+    /// exactly once after one more sweep.
+    pub async fn before_append<S, W, Fut>(&self, spawn: S, write: W) -> crate::events::DomainEvent
     where
         S: Fn(Option<&str>) -> ServiceProcess,
         W: FnOnce(String) -> Fut,
@@ -216,6 +212,9 @@ impl Crash<'_> {
         assert_eq!(cleared[PENDING], serde_json::json!([]), "{cleared}");
         // Another sweep must not send it again.
         tokio::time::sleep(crate::outbox::SWEEP_EVERY + Duration::from_secs(1)).await;
-        (event_id, stream_events(self.data_dir, self.stream).await)
+        let events = stream_events(self.data_dir, self.stream).await;
+        let sent: Vec<_> = events.iter().filter(|e| e.id == event_id).collect();
+        assert_eq!(sent.len(), 1, "sent exactly once: {events:?}");
+        sent[0].clone()
     }
 }
