@@ -266,6 +266,9 @@ impl Platform {
         if router_config.plan_cache.redis_url.is_none() {
             router_config.plan_cache.redis_url = config.redis_url.clone();
         }
+        if router_config.entity_cache.redis_url.is_none() {
+            router_config.entity_cache.redis_url = config.redis_url.clone();
+        }
         let documents = &mut router_config.persisted_queries;
         if documents.redis_url.is_none() {
             documents.redis_url = config.redis_url.clone();

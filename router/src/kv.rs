@@ -40,6 +40,18 @@ impl Kv {
         self.call::<()>("SET", cmd).await.is_some()
     }
 
+    /// `MGET keys...`.
+    pub async fn mget(&self, keys: &[&str]) -> Option<Vec<Option<Vec<u8>>>> {
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(keys);
+        self.call("MGET", cmd).await
+    }
+
+    /// Any command (`op` names it in logs), within the same bounds.
+    pub async fn query<T: redis::FromRedisValue>(&self, op: &str, cmd: redis::Cmd) -> Option<T> {
+        self.call(op, cmd).await
+    }
+
     /// Runs `cmd` within [`REDIS_TIMEOUT`]; `None` (logged) when it fails.
     async fn call<T: redis::FromRedisValue>(&self, op: &str, cmd: redis::Cmd) -> Option<T> {
         let call = async {

@@ -10,6 +10,7 @@ pub mod compose;
 pub mod config;
 pub mod diagnostics;
 pub mod edge;
+pub mod entity_cache;
 pub mod execute;
 pub mod flags;
 pub mod http;
@@ -104,14 +105,19 @@ pub fn load_state(
         ));
     };
     let sdl = read(path)?;
-    let state = RouterState::new(&sdl, client(config), config.execution())?;
+    let state = RouterState::new(&sdl, client(config)?, config.execution())?;
     app_state(config, state, shutdown)
 }
 
-/// The subgraph client of a router instance, counting in metrics as `config` says.
-pub fn client(config: &Config) -> Arc<SubgraphClient> {
+/// The subgraph client of a router instance, counting in metrics and caching responses as
+/// `config` says.
+pub fn client(config: &Config) -> Result<Arc<SubgraphClient>, ServeError> {
     let metrics = metrics::Metrics::new(&config.telemetry.metrics);
-    Arc::new(SubgraphClient::with_metrics(metrics))
+    let cache = entity_cache::EntityCache::new(&config.entity_cache)
+        .map_err(|e| ServeError::Edge(format!("entity_cache.redis_url: {e}")))?;
+    let mut client = SubgraphClient::with_metrics(metrics);
+    client.cache = cache.map(Arc::new);
+    Ok(Arc::new(client))
 }
 
 /// The shared HTTP state around a first router state.

@@ -63,7 +63,7 @@ pub async fn start(
     };
     let supergraph = compose_text(&inputs)
         .map_err(|e| ServeError::Compose(format!("composition failed:\n{e}")))?;
-    let client = crate::client(config);
+    let client = crate::client(config)?;
     let state = RouterState::new(&supergraph, client, config.execution())?;
     let state = crate::app_state(config, state, shutdown.clone())?;
     if !config.poll_interval.is_zero() {

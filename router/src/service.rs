@@ -401,6 +401,7 @@ async fn execute_plan(
         request_id,
         default_timeout: state.settings.subgraph_timeout,
         timeouts: &state.settings.subgraph_timeouts,
+        cached_reads: prepared.operation.kind == OperationType::Query,
     };
     let output = execute(&ctx, prepared.plan.root.as_ref()).await;
     let mut errors = prepared.unauthorized.clone();

@@ -87,7 +87,7 @@ async fn federation(configure: impl FnOnce(&mut router::Config)) -> Federation {
         },
     );
     configure(&mut config);
-    let client = router::client(&config);
+    let client = router::client(&config).expect("client");
     let state = router::RouterState::new(&supergraph, client, config.execution()).expect("loads");
     let signer = auth::TokenSigner::ephemeral("issuer", "audience");
     let verifier = auth::TokenVerifier::from_jwks(&signer.jwks(), "issuer", "audience");

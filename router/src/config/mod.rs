@@ -14,6 +14,7 @@ use crate::edge::documents::PersistedQueriesConfig;
 use crate::edge::headers::HeadersConfig;
 use crate::edge::limits::LimitsConfig;
 use crate::edge::rate_limit::RateLimitConfig;
+use crate::entity_cache::EntityCacheConfig;
 use crate::metrics::MetricsConfig;
 use crate::observe::TracingConfig;
 use crate::plan_store::PlanCacheConfig;
@@ -82,6 +83,8 @@ pub struct Config {
     pub plan_cache: PlanCacheConfig,
     /// How `@authenticated`, `@requiresScopes` and `@policy` are decided from the token.
     pub authorization: AuthorizationConfig,
+    /// Subgraph responses cached in Redis, as their `Cache-Control` allows.
+    pub entity_cache: EntityCacheConfig,
 }
 
 /// `[telemetry]`: the log format, `/metrics`, and what request spans carry. Trace export
@@ -174,6 +177,7 @@ impl Default for Config {
             persisted_queries: PersistedQueriesConfig::default(),
             plan_cache: PlanCacheConfig::default(),
             authorization: AuthorizationConfig::default(),
+            entity_cache: EntityCacheConfig::default(),
         }
     }
 }

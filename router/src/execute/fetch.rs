@@ -49,6 +49,10 @@ pub struct SubgraphResponse {
     /// The `data` node, when present and not `null`.
     pub data: Option<NodeId>,
     pub errors: Vec<Value>,
+    /// The body as received (what the entity cache stores).
+    pub raw: Bytes,
+    /// The subgraph's `Cache-Control` header.
+    pub cache_control: Option<Box<str>>,
 }
 
 /// One request to a subgraph: everything that is forwarded is part of the coalescing key.
@@ -71,6 +75,8 @@ pub struct SubgraphClient {
     pub writes: WriteEpoch,
     /// The router instance's metrics: like the pools, they outlive supergraph reloads.
     pub metrics: Arc<Metrics>,
+    /// Subgraph responses cached in Redis, when configured.
+    pub cache: Option<Arc<crate::entity_cache::EntityCache>>,
 }
 
 impl Default for SubgraphClient {
@@ -99,6 +105,7 @@ impl SubgraphClient {
             in_flight: InFlight::default(),
             writes: WriteEpoch::default(),
             metrics: Arc::default(),
+            cache: None,
         }
     }
 
@@ -217,11 +224,18 @@ fn send(
                 message: e.to_string(),
             })?;
             let status = response.status();
+            let cache_control = response
+                .headers()
+                .get(reqwest::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .map(Box::from);
             let body = response.bytes().await.map_err(|e| FetchError::Transport {
                 service: service.clone(),
                 message: e.to_string(),
             })?;
-            parse_response(&service, status.as_u16(), body)
+            let mut parsed = parse_response(&service, status.as_u16(), body)?;
+            parsed.cache_control = cache_control;
+            Ok(parsed)
         };
         let outcome = match tokio::time::timeout(timeout, call).await {
             Ok(outcome) => outcome.map(Arc::new),
@@ -261,7 +275,7 @@ pub fn parse_response(
             }
         }
     };
-    let doc = Doc::parse(body).map_err(|e| error(e.to_string()))?;
+    let doc = Doc::parse(body.clone()).map_err(|e| error(e.to_string()))?;
     let data = doc.get(0, "data");
     let errors = doc.get(0, "errors");
     if !matches!(doc.node(0), Node::Object { .. }) || (data.is_none() && errors.is_none()) {
@@ -271,5 +285,11 @@ pub fn parse_response(
         doc.items(e).map(|e| doc.to_value(e)).collect()
     });
     let data = data.filter(|&d| doc.node(d) != Node::Null);
-    Ok(SubgraphResponse { doc, data, errors })
+    Ok(SubgraphResponse {
+        doc,
+        data,
+        errors,
+        raw: body,
+        cache_control: None,
+    })
 }

@@ -296,6 +296,8 @@ mod tests {
             doc,
             data: Some(0),
             errors: Vec::new(),
+            raw: Bytes::new(),
+            cache_control: None,
         };
         Addr {
             doc: merged.add(Arc::new(response)),

@@ -3,6 +3,7 @@
 //! entities are attached to the objects they extend (see [`merged`]) and the client
 //! response is written from that by [`crate::response`].
 
+mod cached;
 mod context;
 pub mod doc;
 pub mod entities;
@@ -39,6 +40,9 @@ pub struct ExecutionContext<'a> {
     pub default_timeout: Duration,
     /// Per-subgraph overrides of `default_timeout`, by subgraph name.
     pub timeouts: &'a HashMap<String, Duration>,
+    /// The entity cache may answer (a query's plan: never a mutation's or a subscription
+    /// event's, which must see what was just written).
+    pub cached_reads: bool,
 }
 
 /// The merged data and the errors gathered while executing.
@@ -63,6 +67,8 @@ impl ExecutionOutput {
             doc,
             data: Some(0),
             errors: Vec::new(),
+            raw: Bytes::new(),
+            cache_control: None,
         };
         let doc = merged.add(Arc::new(response));
         merged.add_root(Addr { doc, node: 0 });
@@ -129,8 +135,12 @@ async fn root_fetch(ctx: &ExecutionContext<'_>, state: &State, fetch: &FetchNode
     let body = request_body(&fetch.operation, |out| {
         serde_json::to_writer(&mut *out, &variables)
     });
-    match send(ctx, fetch, body).await {
+    let tags = || vec![cached::root_tag(ctx, fetch)];
+    match send(ctx, fetch, body, tags).await {
         Ok(response) => {
+            if fetch.operation_kind == OperationType::Mutation {
+                cached::invalidate_requested(ctx, fetch, &response).await;
+            }
             let errors = response
                 .errors
                 .iter()
@@ -187,7 +197,8 @@ async fn entity_fetch(
     };
     // `order[i]`: the representation of the request's i-th entity (identity when empty).
     let rep_of = |i: usize| order.get(i).copied().unwrap_or(i);
-    let response = match send(ctx, fetch, body).await {
+    let tags = || cached::entity_tags(ctx, fetch, &reps);
+    let response = match send(ctx, fetch, body, tags).await {
         Ok(response) => response,
         Err(error) => {
             let first = reps.path(0).or_else(|| Some(plan_path(path)));
@@ -265,14 +276,21 @@ fn entities_body(
     })
 }
 
+/// Sends `fetch`'s request (a query's answered from the entity cache when it holds one;
+/// `tags` are the entry's tags, computed only then).
 async fn send(
     ctx: &ExecutionContext<'_>,
     fetch: &FetchNode,
     body: serde_json::Result<Vec<u8>>,
+    tags: impl FnOnce() -> Vec<String>,
 ) -> Result<Arc<SubgraphResponse>, FetchError> {
     let service = &ctx.supergraph.subgraphs[fetch.graph];
     let body =
         body.map_err(|e| malformed(&service.name, &format!("cannot encode the request: {e}")))?;
+    let lookup = match cached::Lookup::start(ctx, fetch, &body, tags).await {
+        cached::Lookup::Hit(response) => return Ok(renamed(response, fetch)),
+        lookup => lookup,
+    };
     let request = SubgraphRequest {
         url: service.url.clone(),
         body: Bytes::from(body),
@@ -288,6 +306,7 @@ async fn send(
         .client
         .fetch(&service.name, request, timeout, coalesce, ctx.request_id)
         .await?;
+    lookup.finish(ctx, &response);
     Ok(renamed(response, fetch))
 }
 

@@ -39,6 +39,8 @@ pub struct Edge {
     pub plans: Option<Arc<PlanStore>>,
     /// How many operations a supergraph reload plans before taking traffic.
     pub warm_up: usize,
+    /// The shared key of `POST /invalidation`; unset, the endpoint is off.
+    pub invalidation_key: Option<String>,
 }
 
 impl Edge {
@@ -65,6 +67,7 @@ impl Edge {
             authorization: config.authorization.clone(),
             plans,
             warm_up: config.plan_cache.warm_up,
+            invalidation_key: config.entity_cache.invalidation_key.clone(),
         })
     }
 

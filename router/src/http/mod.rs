@@ -5,6 +5,7 @@
 pub mod assets;
 mod batch;
 pub mod edge;
+mod invalidation;
 mod ready;
 mod stream;
 mod ws;
@@ -19,7 +20,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 pub use edge::Edge;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -108,6 +109,9 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/ready", get(ready::ready));
     if state.edge.metrics_here {
         router = router.route("/metrics", get(metrics));
+    }
+    if state.edge.invalidation_key.is_some() {
+        router = router.route("/invalidation", post(invalidation::invalidate));
     }
     if state.edge.playground {
         router = router.merge(assets::PLAYGROUND.routes("/playground", "/playground", &[]));

@@ -82,6 +82,12 @@ struct PlanCacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EntityCacheLabels {
+    subgraph: Label,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TransportLabels {
     transport: &'static str,
 }
@@ -133,6 +139,7 @@ pub struct Metrics {
     entity_batch: Histograms<SubgraphLabels>,
     coalesced: Family<SubgraphLabels, Counter>,
     plan_cache: Family<PlanCacheLabels, Counter>,
+    entity_cache: Family<EntityCacheLabels, Counter>,
     planning: Histogram,
     subscriptions: Family<TransportLabels, Gauge>,
     upstream_subscriptions: Gauge,
@@ -170,6 +177,7 @@ impl Metrics {
             entity_batch: Histograms::new_with_constructor(batch_sizes),
             coalesced: Family::default(),
             plan_cache: Family::default(),
+            entity_cache: Family::default(),
             planning: latency(),
             subscriptions: Family::default(),
             upstream_subscriptions: Gauge::default(),
@@ -231,6 +239,12 @@ impl Metrics {
             "plan_cache",
             "Query plan cache lookups by level (memory, redis) and outcome (hit, miss, error)",
             self.plan_cache.clone(),
+        );
+        router.register(
+            "entity_cache",
+            "Subgraph response cache outcomes by subgraph: hit, miss, stored, uncacheable, \
+             invalidated (entries evicted), error (Redis failed: the subgraph answered)",
+            self.entity_cache.clone(),
         );
         router.register(
             "planning_duration_seconds",
@@ -383,6 +397,16 @@ impl Metrics {
             self.plan_cache
                 .get_or_create(&PlanCacheLabels { level, outcome })
                 .inc();
+        }
+    }
+
+    /// `n` subgraph response cache events of one `outcome` for `subgraph`.
+    pub fn record_entity_cache(&self, subgraph: &str, outcome: &'static str, n: u64) {
+        if self.enabled() && n > 0 {
+            let subgraph = self.subgraphs.get(subgraph);
+            self.entity_cache
+                .get_or_create(&EntityCacheLabels { subgraph, outcome })
+                .inc_by(n);
         }
     }
 

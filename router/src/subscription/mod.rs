@@ -410,6 +410,7 @@ impl UpstreamTask {
             request_id: &self.request_id,
             default_timeout: self.state.settings.subgraph_timeout,
             timeouts: &self.state.settings.subgraph_timeouts,
+            cached_reads: false,
         };
         let start = ExecutionOutput::from_value(&data, errors, &self.primary.renames);
         let output = execute_from(&ctx, self.prepared.plan.root.as_ref(), start).await;

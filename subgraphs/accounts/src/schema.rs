@@ -70,7 +70,9 @@ impl User {
     }
 }
 
-#[Object]
+// Public profile data: the router may cache it for everyone for a minute (a rename evicts
+// it); the caller-dependent `email` makes an answer private.
+#[Object(cache_control(max_age = 60))]
 impl User {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
@@ -83,6 +85,7 @@ impl User {
     /// Visible to the user themself only; null for everyone else.
     // "Themself" includes the user a sign-up, sign-in or refresh returns (`self.1`): that
     // request carried no token for them yet.
+    #[graphql(cache_control(private))]
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         let caller = Caller::of(ctx);
         let own = self.1 || caller.user_id() == Some(self.0.id.as_str());
@@ -137,6 +140,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The signed-in user; null when the request carries no valid token.
+    #[graphql(cache_control(private))]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match Caller::of(ctx) {
             Caller::User(claims) => load_user(ctx, &claims.sub).await,

@@ -136,6 +136,7 @@ impl Infra {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> ServerContext {
         ServerContext {
+            service: self.service,
             verifier,
             metrics: self.metrics.clone(),
             ready: self.ready_check(),

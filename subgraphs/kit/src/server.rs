@@ -35,6 +35,8 @@ pub type ReadyCheck =
 /// What the shared handlers need besides the schema.
 #[derive(Clone)]
 pub struct ServerContext {
+    /// The subgraph's name in the supergraph (what the router's cache calls it).
+    pub service: &'static str,
     pub verifier: TokenVerifier,
     pub metrics: Arc<Metrics>,
     pub ready: ReadyCheck,
@@ -222,9 +224,25 @@ where
     if let Some(name) = &name {
         tracing::Span::current().record("graphql.operation.name", name.as_str());
     }
-    let response = state.schema.execute(request).await;
+    // A cheap look first: only a document that says "mutation" is parsed again.
+    let mutation = request.query.contains("mutation") && is_mutation(&request);
+    let mut response = state.schema.execute(request).await;
+    if mutation {
+        invalidate_everything(&mut response, state.ctx.service);
+    }
     record(state, name, &response, started.elapsed());
     response
+}
+
+/// Tells the router's entity cache (`extensions.invalidation`, Apollo Router's format) that
+/// nothing this subgraph answered before a mutation may be served after it. Coarse and
+/// always right: every mutation of a subgraph evicts that subgraph's cached answers, so a
+/// client that saw a mutation acknowledged never reads older data through the cache.
+fn invalidate_everything(response: &mut async_graphql::Response, service: &str) {
+    let item = serde_json::json!([{ "kind": "subgraph", "subgraph": service }]);
+    if let Ok(value) = async_graphql::Value::from_json(item) {
+        response.extensions.insert("invalidation".to_owned(), value);
+    }
 }
 
 fn record<Q, M, S>(

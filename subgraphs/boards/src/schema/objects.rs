@@ -14,7 +14,8 @@ use crate::page::{self, Page};
 /// A board. Entity owned by this subgraph.
 pub struct Board(pub BoardDoc);
 
-#[Object]
+// Member-scoped: cached by the router for the asking caller only.
+#[Object(cache_control(max_age = 60, private))]
 impl Board {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
@@ -72,7 +73,8 @@ impl Board {
 
 pub struct BoardMember(pub MemberDoc);
 
-#[Object]
+// Member-scoped: cached by the router for the asking caller only.
+#[Object(cache_control(max_age = 60, private))]
 impl BoardMember {
     async fn user(&self) -> User {
         User::stub(&self.0.user_id)
@@ -98,7 +100,8 @@ impl Task {
     }
 }
 
-#[Object]
+// Member-scoped: cached by the router for the asking caller only.
+#[Object(cache_control(max_age = 60, private))]
 impl Task {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())

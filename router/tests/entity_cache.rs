@@ -1,0 +1,295 @@
+//! The entity cache through two routers sharing one Redis: an answer the subgraph declared
+//! cacheable is fetched once for the fleet; private answers stay with their caller; a
+//! mutation evicts what it changed before it is answered; operators evict through
+//! `/invalidation`; with Redis down the subgraph answers.
+
+mod common;
+
+use axum::http::{header, HeaderMap};
+use axum::routing::post;
+use axum::Json;
+use common::redis::{require_redis, unique_prefix, RedisServer};
+use common::serve::serve;
+use common::subgraphs::spawn_mock;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { user(id: ID!): User me: User uncached: String }
+type Mutation { rename(name: String!): User }
+type User @key(fields: "id") { id: ID! name: String }"#;
+
+const KEY: &str = "operator-secret";
+
+/// A subgraph that says what may be cached: `user` for everyone, `me` per caller, `uncached`
+/// not at all; `rename` changes the name and asks for everything it answered to go.
+#[derive(Clone, Default)]
+struct Accounts {
+    name: Arc<Mutex<String>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Accounts {
+    async fn start() -> (Accounts, String) {
+        let accounts = Accounts::default();
+        *accounts.name.lock() = "Ada".into();
+        let state = accounts.clone();
+        let app = axum::Router::new().route(
+            "/graphql",
+            post(move |headers: HeaderMap, Json(body): Json<Value>| {
+                let state = state.clone();
+                async move { state.answer(&headers, &body) }
+            }),
+        );
+        (accounts, spawn_mock(app).await)
+    }
+
+    fn answer(
+        &self,
+        headers: &HeaderMap,
+        body: &Value,
+    ) -> ([(header::HeaderName, String); 1], Json<Value>) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let query = body["query"].as_str().unwrap_or_default();
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_start_matches("Bearer ").to_owned());
+        let cache = |value: &str| [(header::CACHE_CONTROL, value.to_owned())];
+        if query.contains("rename") {
+            let name = body["variables"]
+                .as_object()
+                .and_then(|v| v.values().next())
+                .and_then(Value::as_str)
+                .unwrap_or("Grace")
+                .to_owned();
+            *self.name.lock() = name.clone();
+            let invalidation = json!([{ "kind": "subgraph", "subgraph": "accounts" }]);
+            let body = json!({
+                "data": { "rename": { "name": name } },
+                "extensions": { "invalidation": invalidation },
+            });
+            return (cache("no-store"), Json(body));
+        }
+        if query.contains("uncached") {
+            return (cache(""), Json(json!({ "data": { "uncached": "fresh" } })));
+        }
+        if !query.contains("user(") {
+            let me = token.map(|t| json!({ "name": format!("me-{t}") }));
+            return (
+                cache("max-age=60, private"),
+                Json(json!({ "data": { "me": me } })),
+            );
+        }
+        let name = self.name.lock().clone();
+        let body = json!({ "data": { "user": { "name": name } } });
+        (cache("max-age=60"), Json(body))
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+/// Two routers on one supergraph and one Redis.
+struct Fleet {
+    accounts: Accounts,
+    routers: [String; 2],
+    _dir: tempfile::TempDir,
+    stops: Vec<tokio_util::sync::CancellationToken>,
+}
+
+impl Fleet {
+    async fn start(redis: &RedisServer) -> Fleet {
+        let (accounts, url) = Accounts::start().await;
+        let inputs = [router::compose::SubgraphInput {
+            name: "accounts".into(),
+            url,
+            sdl: SDL.into(),
+        }];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("supergraph.graphql");
+        let supergraph = router::compose::compose_text(&inputs).expect("composes");
+        std::fs::write(&path, supergraph).expect("write");
+        let mut config = router::Config {
+            supergraph: Some(path),
+            ..router::Config::default()
+        };
+        config.traffic.deduplicate_requests = false;
+        config.entity_cache.redis_url = Some(redis.url.clone());
+        config.entity_cache.key_prefix = unique_prefix("entities");
+        config.entity_cache.invalidation_key = Some(KEY.into());
+        let (one, stop_one) = serve(config.clone()).await;
+        let (two, stop_two) = serve(config).await;
+        Fleet {
+            accounts,
+            routers: [one, two],
+            _dir: dir,
+            stops: vec![stop_one, stop_two],
+        }
+    }
+
+    async fn query(&self, router: usize, query: &str, token: Option<&str>) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(&self.routers[router])
+            .json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("router answers");
+        response.json().await.expect("json")
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.stops.iter().for_each(|s| s.cancel());
+    }
+}
+
+/// The router's `/metrics` series `entity_cache_total` for one outcome.
+async fn outcome(router: &str, outcome: &str) -> f64 {
+    let text = reqwest::get(router.replace("/graphql", "/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let series = format!(
+        r#"platform_router_entity_cache_total{{service="router",subgraph="accounts",outcome="{outcome}"}}"#
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Stores happen after the answer: wait until `router` has stored `n` entries.
+async fn stored(router: &str, n: f64) {
+    for _ in 0..100 {
+        if outcome(router, "stored").await >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("nothing stored");
+}
+
+const USER: &str = "{ user(id: 1) { name } }";
+
+#[tokio::test]
+async fn a_cacheable_answer_is_fetched_once_for_the_fleet() {
+    let Some(redis) = require_redis() else { return };
+    let fleet = Fleet::start(&redis).await;
+    let first = fleet.query(0, USER, None).await;
+    assert_eq!(first, json!({ "data": { "user": { "name": "Ada" } } }));
+    stored(&fleet.routers[0], 1.0).await;
+    let second = fleet.query(1, USER, None).await;
+    assert_eq!(second, first);
+    assert_eq!(fleet.accounts.calls(), 1, "the second router asked nobody");
+    assert_eq!(outcome(&fleet.routers[1], "hit").await, 1.0);
+
+    // What the subgraph did not declare cacheable is asked every time.
+    for _ in 0..2 {
+        let body = fleet.query(0, "{ uncached }", None).await;
+        assert_eq!(body["data"]["uncached"], "fresh");
+    }
+    assert_eq!(fleet.accounts.calls(), 3);
+}
+
+#[tokio::test]
+async fn private_answers_stay_with_their_caller() {
+    let Some(redis) = require_redis() else { return };
+    let fleet = Fleet::start(&redis).await;
+    let me = "{ me { name } }";
+    let ada = fleet.query(0, me, Some("ada")).await;
+    assert_eq!(ada["data"]["me"]["name"], "me-ada");
+    stored(&fleet.routers[0], 1.0).await;
+    let bob = fleet.query(1, me, Some("bob")).await;
+    assert_eq!(bob["data"]["me"]["name"], "me-bob", "never ada's answer");
+    assert_eq!(fleet.accounts.calls(), 2);
+    let again = fleet.query(1, me, Some("ada")).await;
+    assert_eq!(again, ada, "ada's own answer, from the cache");
+    assert_eq!(fleet.accounts.calls(), 2);
+    // Without credentials a private answer has nobody to belong to: never stored.
+    for _ in 0..2 {
+        let anonymous = fleet.query(0, me, None).await;
+        assert_eq!(anonymous["data"]["me"], Value::Null);
+    }
+    assert_eq!(fleet.accounts.calls(), 4);
+}
+
+#[tokio::test]
+async fn a_mutation_evicts_what_it_changed_before_it_is_answered() {
+    let Some(redis) = require_redis() else { return };
+    let fleet = Fleet::start(&redis).await;
+    fleet.query(0, USER, None).await;
+    stored(&fleet.routers[0], 1.0).await;
+    let renamed = fleet
+        .query(1, "mutation { rename(name: \"Grace\") { name } }", None)
+        .await;
+    assert_eq!(renamed["data"]["rename"]["name"], "Grace", "{renamed}");
+    // Right after the acknowledgement, through the other router: never the old name.
+    let read = fleet.query(0, USER, None).await;
+    assert_eq!(read["data"]["user"]["name"], "Grace");
+    assert!(outcome(&fleet.routers[1], "invalidated").await >= 1.0);
+}
+
+#[tokio::test]
+async fn operators_evict_through_the_invalidation_endpoint() {
+    let Some(redis) = require_redis() else { return };
+    let fleet = Fleet::start(&redis).await;
+    fleet.query(0, USER, None).await;
+    stored(&fleet.routers[0], 1.0).await;
+    let endpoint = fleet.routers[1].replace("/graphql", "/invalidation");
+    let client = reqwest::Client::new();
+    let item = json!([{ "kind": "type", "subgraph": "accounts", "type": "Query" }]);
+
+    let refused = client
+        .post(&endpoint)
+        .json(&item)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 401);
+    let wrong = client.post(&endpoint).bearer_auth("guess").json(&item);
+    assert_eq!(wrong.send().await.expect("send").status(), 401);
+    let bad = client
+        .post(&endpoint)
+        .bearer_auth(KEY)
+        .json(&json!([{ "kind": "all" }]));
+    let bad = bad.send().await.expect("send");
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+
+    let evicted = client.post(&endpoint).bearer_auth(KEY).json(&item);
+    let evicted: Value = evicted
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(evicted, json!({ "count": 1 }));
+    *fleet.accounts.name.lock() = "Grace".into();
+    let read = fleet.query(0, USER, None).await;
+    assert_eq!(read["data"]["user"]["name"], "Grace");
+    assert_eq!(fleet.accounts.calls(), 2);
+}
+
+#[tokio::test]
+async fn with_redis_down_the_subgraph_answers() {
+    let Some(mut redis) = require_redis() else {
+        return;
+    };
+    let fleet = Fleet::start(&redis).await;
+    redis.stop();
+    for _ in 0..2 {
+        let body = fleet.query(0, USER, None).await;
+        assert_eq!(body, json!({ "data": { "user": { "name": "Ada" } } }));
+    }
+    assert_eq!(fleet.accounts.calls(), 2);
+    assert!(outcome(&fleet.routers[0], "error").await >= 2.0);
+}
