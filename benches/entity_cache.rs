@@ -1,0 +1,195 @@
+//! The cached read path against the uncached one, on the platform's own
+//! `me { boards { tasks ... } }` query.
+//!
+//! Starts the platform binary twice as a child process: without Redis (nothing cached) and
+//! with a throwaway `redis-server` (the router's entity cache on). Each time it signs up one
+//! user, creates BENCH_BOARDS boards (3) of BENCH_TASKS tasks (20) assigned to that user, then
+//! has BENCH_CONCURRENCY clients (16) send the query with the user's token back to back for
+//! BENCH_SECONDS (10) after BENCH_WARMUP seconds (2). Prints requests per second and the
+//! latency p50/p99 of each run, and the ratio. Everything is on 127.0.0.1.
+//!
+//! `cargo bench --bench entity_cache`. Needs `redis-server` on the PATH.
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const VIEW: &str = "{ me { name boards { name members { user { name } } tasks { totalCount edges { node { title status priority assignee { name } creator { name } } } } } } }";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+struct Run {
+    requests: usize,
+    seconds: f64,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn quantile(&self, q: f64) -> Duration {
+        let index = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies.get(index).copied().unwrap_or_default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let redis = kit::testing::RedisServer::start()
+        .ok_or_else(|| anyhow::anyhow!("this benchmark needs redis-server"))?;
+    let uncached = measure(None).await?;
+    let cached = measure(Some(&redis.url)).await?;
+    for (name, run) in [("uncached", &uncached), ("cached", &cached)] {
+        println!(
+            "{name:>9}: {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests)",
+            run.per_second(),
+            run.quantile(0.5).as_secs_f64() * 1000.0,
+            run.quantile(0.99).as_secs_f64() * 1000.0,
+            run.requests
+        );
+    }
+    println!(
+        "cached/uncached throughput: {:.1}x",
+        cached.per_second() / uncached.per_second()
+    );
+    Ok(())
+}
+
+/// Starts the platform (with Redis at `redis_url`, if any), loads it and measures.
+async fn measure(redis_url: Option<&str>) -> anyhow::Result<Run> {
+    let dir = tempfile::tempdir()?;
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect::<Result<_, _>>()?;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_platform"));
+    command
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--router-port", &ports[0].to_string()])
+        .args(["--accounts-port", &ports[1].to_string()])
+        .args(["--boards-port", &ports[2].to_string()])
+        .args(["--chat-port", &ports[3].to_string()])
+        .args(["--notifications-port", &ports[4].to_string()])
+        .env("RUST_LOG", "warn")
+        .env_remove("MONGODB_URL")
+        .env_remove("REDIS_URL")
+        .stdout(std::process::Stdio::null());
+    if let Some(url) = redis_url {
+        command
+            .env("REDIS_URL", url)
+            .env("PLATFORM_REDIS_PREFIX", format!("bench{}", ports[0]));
+    }
+    let mut child = command.spawn()?;
+    let result = load(&format!("http://127.0.0.1:{}/graphql", ports[0])).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+async fn load(url: &str) -> anyhow::Result<Run> {
+    let http = reqwest::Client::new();
+    wait_ready(&http, url).await?;
+    let token = seed(&http, url).await?;
+    let concurrency = env_or("BENCH_CONCURRENCY", 16) as usize;
+    let warmup = Duration::from_secs(env_or("BENCH_WARMUP", 2));
+    let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10));
+    let started = Instant::now();
+    let (measure_from, until) = (started + warmup, started + warmup + seconds);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (http, url, token) = (http.clone(), url.to_owned(), token.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < until {
+                    let sent = Instant::now();
+                    let body = call(&http, &url, Some(&token), VIEW, json!({})).await?;
+                    anyhow::ensure!(body["errors"].is_null(), "query failed: {body}");
+                    if sent >= measure_from {
+                        latencies.push(sent.elapsed());
+                    }
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    latencies.sort_unstable();
+    Ok(Run {
+        requests: latencies.len(),
+        seconds: seconds.as_secs_f64(),
+        latencies,
+    })
+}
+
+/// One user with boards full of tasks assigned to them; returns their token.
+async fn seed(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
+    let sign_up = "mutation { signUp(input: {email: \"bench@example.com\", password: \"correct horse battery\", name: \"Bench\"}) { accessToken user { id } } }";
+    let data = call(http, url, None, sign_up, json!({})).await?;
+    let token = data["data"]["signUp"]["accessToken"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("sign-up failed: {data}"))?
+        .to_owned();
+    let me = data["data"]["signUp"]["user"]["id"].clone();
+    for b in 0..env_or("BENCH_BOARDS", 3) {
+        let create = "mutation($n: String!) { createBoard(input: {name: $n}) { id } }";
+        let board = call(
+            http,
+            url,
+            Some(&token),
+            create,
+            json!({"n": format!("Board {b}")}),
+        )
+        .await?;
+        let board = board["data"]["createBoard"]["id"].clone();
+        for t in 0..env_or("BENCH_TASKS", 20) {
+            let task = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }";
+            let input = json!({"boardId": board, "title": format!("Task {t}"), "assigneeId": me});
+            let done = call(http, url, Some(&token), task, json!({"i": input})).await?;
+            anyhow::ensure!(done["errors"].is_null(), "createTask failed: {done}");
+        }
+    }
+    Ok(token)
+}
+
+async fn call(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let mut request = http
+        .post(url)
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Ok(request.send().await?.json().await?)
+}
+
+async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let ready = url.replace("/graphql", "/ready");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(response) = http.get(&ready).send().await {
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the platform did not become ready")
+}
