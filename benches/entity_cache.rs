@@ -6,7 +6,8 @@
 //! user, creates BENCH_BOARDS boards (3) of BENCH_TASKS tasks (20) assigned to that user, then
 //! has BENCH_CONCURRENCY clients (16) send the query with the user's token back to back for
 //! BENCH_SECONDS (10) after BENCH_WARMUP seconds (2). Prints requests per second and the
-//! latency p50/p99 of each run, and the ratio. Everything is on 127.0.0.1.
+//! latency p50/p99 of each run, and the ratio. Everything is on 127.0.0.1; answers are checked
+//! for errors by a substring match, so the load generator takes little of the shared cores.
 //!
 //! `cargo bench --bench entity_cache`. Needs `redis-server` on the PATH.
 
@@ -89,6 +90,10 @@ async fn measure(redis_url: Option<&str>) -> anyhow::Result<Run> {
             .env("REDIS_URL", url)
             .env("PLATFORM_REDIS_PREFIX", format!("bench{}", ports[0]));
     }
+    // A benchmark is one user asking as fast as it can: per-user rate limits would refuse it.
+    let router_config = dir.path().join("router.toml");
+    std::fs::write(&router_config, "[rate_limit]\nenabled = false\n")?;
+    command.env("PLATFORM_ROUTER_CONFIG", &router_config);
     let mut child = command.spawn()?;
     let result = load(&format!("http://127.0.0.1:{}/graphql", ports[0])).await;
     let _ = child.kill();
@@ -112,8 +117,10 @@ async fn load(url: &str) -> anyhow::Result<Run> {
                 let mut latencies = Vec::new();
                 while Instant::now() < until {
                     let sent = Instant::now();
-                    let body = call(&http, &url, Some(&token), VIEW, json!({})).await?;
-                    anyhow::ensure!(body["errors"].is_null(), "query failed: {body}");
+                    let body = view(&http, &url, &token).await?;
+                    // A substring check, not a parse: the load generator shares the cores.
+                    let failed = body.windows(9).any(|w| w == b"\"errors\":");
+                    anyhow::ensure!(!failed, "query failed: {}", String::from_utf8_lossy(&body));
                     if sent >= measure_from {
                         latencies.push(sent.elapsed());
                     }
@@ -162,6 +169,16 @@ async fn seed(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
         }
     }
     Ok(token)
+}
+
+/// The benchmarked query, its answer as bytes.
+async fn view(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<bytes::Bytes> {
+    let request = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(json!({ "query": VIEW }).to_string());
+    Ok(request.send().await?.bytes().await?)
 }
 
 async fn call(
