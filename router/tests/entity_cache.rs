@@ -293,3 +293,195 @@ async fn with_redis_down_the_subgraph_answers() {
     assert_eq!(fleet.accounts.calls(), 2);
     assert!(outcome(&fleet.routers[0], "error").await >= 2.0);
 }
+
+const PROFILES_SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { users(ids: [ID!]!): [User] }
+type User @key(fields: "id") { id: ID! }"#;
+
+const BIOS_SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Mutation { setBio(id: ID!, bio: String!): Boolean }
+type User @key(fields: "id") { id: ID! bio: String }"#;
+
+/// A subgraph resolving `User.bio` by `_entities`, cacheable for a minute, recording which
+/// users each request asked for; `setBio` evicts that one user.
+#[derive(Clone, Default)]
+struct Bios {
+    asked: Arc<Mutex<Vec<Vec<String>>>>,
+    bios: Arc<Mutex<std::collections::HashMap<String, String>>>,
+}
+
+impl Bios {
+    fn answer(&self, body: &Value) -> ([(header::HeaderName, String); 1], Json<Value>) {
+        let variables = &body["variables"];
+        if let Some(id) = variables["id"].as_str().filter(|_| {
+            body["query"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("setBio")
+        }) {
+            let bio = variables["bio"].as_str().unwrap_or_default().to_owned();
+            self.bios.lock().insert(id.to_owned(), bio);
+            let invalidation = json!([{ "kind": "entity", "subgraph": "bios", "type": "User", "key": { "id": id } }]);
+            let body = json!({ "data": { "setBio": true }, "extensions": { "invalidation": invalidation } });
+            return ([(header::CACHE_CONTROL, "no-store".into())], Json(body));
+        }
+        let reps = variables["representations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let ids: Vec<String> = reps
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        self.asked.lock().push(ids.clone());
+        let bios = self.bios.lock();
+        let entities: Vec<Value> = ids
+            .iter()
+            .map(
+                |id| json!({ "bio": bios.get(id).cloned().unwrap_or_else(|| format!("bio {id}")) }),
+            )
+            .collect();
+        let body = json!({ "data": { "_entities": entities } });
+        ([(header::CACHE_CONTROL, "max-age=60".into())], Json(body))
+    }
+}
+
+#[tokio::test]
+async fn entities_are_cached_one_by_one_and_evicted_by_key() {
+    let Some(redis) = require_redis() else { return };
+    let profiles = spawn_mock(axum::Router::new().route(
+        "/graphql",
+        post(|Json(body): Json<Value>| async move {
+            let ids = body["variables"]
+                .as_object()
+                .and_then(|v| v.values().next())
+                .cloned();
+            let users: Vec<Value> = ids
+                .and_then(|ids| ids.as_array().cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|id| json!({ "__typename": "User", "id": id }))
+                .collect();
+            Json(json!({ "data": { "users": users } }))
+        }),
+    ))
+    .await;
+    let bios = Bios::default();
+    let state = bios.clone();
+    let bios_url = spawn_mock(axum::Router::new().route(
+        "/graphql",
+        post(move |Json(body): Json<Value>| {
+            let state = state.clone();
+            async move { state.answer(&body) }
+        }),
+    ))
+    .await;
+    let inputs = [
+        ("profiles", profiles, PROFILES_SDL),
+        ("bios", bios_url, BIOS_SDL),
+    ]
+    .map(|(name, url, sdl)| router::compose::SubgraphInput {
+        name: name.into(),
+        url,
+        sdl: sdl.into(),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("supergraph.graphql");
+    std::fs::write(
+        &path,
+        router::compose::compose_text(&inputs).expect("composes"),
+    )
+    .expect("write");
+    let mut config = router::Config {
+        supergraph: Some(path),
+        ..router::Config::default()
+    };
+    config.entity_cache.redis_url = Some(redis.url.clone());
+    config.entity_cache.key_prefix = unique_prefix("entities");
+    let (url, stop) = serve(config).await;
+    let query = |ids: &[&str]| {
+        let (url, ids) = (url.clone(), json!(ids));
+        async move {
+            let body = json!({ "query": "query($ids: [ID!]!) { users(ids: $ids) { id bio } }", "variables": { "ids": ids } });
+            let response = reqwest::Client::new()
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let stored_entities = |n: f64| {
+        let url = url.clone();
+        async move {
+            for _ in 0..100 {
+                let text = reqwest::get(url.replace("/graphql", "/metrics"))
+                    .await
+                    .expect("metrics")
+                    .text()
+                    .await
+                    .expect("text");
+                let series = r#"platform_router_entity_cache_total{service="router",subgraph="bios",outcome="stored"} "#;
+                let stored: f64 = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix(series)?.parse().ok())
+                    .unwrap_or(0.0);
+                if stored >= n {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("entities not stored");
+        }
+    };
+
+    let first = query(&["1", "2"]).await;
+    assert_eq!(
+        first["data"]["users"][1],
+        json!({ "id": "2", "bio": "bio 2" }),
+        "{first}"
+    );
+    stored_entities(2.0).await;
+    let second = query(&["2", "3"]).await;
+    assert_eq!(
+        second["data"]["users"],
+        json!([{ "id": "2", "bio": "bio 2" }, { "id": "3", "bio": "bio 3" }])
+    );
+    assert_eq!(
+        bios.asked.lock().clone(),
+        [vec!["1", "2"], vec!["3"]],
+        "user 2 came from the cache"
+    );
+    stored_entities(3.0).await;
+    let all_cached = query(&["3", "1"]).await;
+    assert_eq!(all_cached["data"]["users"][0]["bio"], "bio 3");
+    assert_eq!(
+        bios.asked.lock().len(),
+        2,
+        "no request for entities all cached"
+    );
+
+    let set = json!({
+        "query": "mutation($id: ID!, $bio: String!) { setBio(id: $id, bio: $bio) }",
+        "variables": { "id": "2", "bio": "new" },
+    });
+    let set: Value = reqwest::Client::new()
+        .post(&url)
+        .json(&set)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(set["data"]["setBio"], true, "{set}");
+    let after = query(&["1", "2"]).await;
+    assert_eq!(after["data"]["users"][1]["bio"], "new");
+    assert_eq!(
+        bios.asked.lock().last().cloned(),
+        Some(vec!["2".to_owned()]),
+        "only user 2 was evicted"
+    );
+    stop.cancel();
+}

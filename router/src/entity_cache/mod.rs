@@ -179,6 +179,53 @@ impl EntityCache {
         }))
     }
 
+    /// [`EntityCache::lookup`] of many entries in one round trip (one per entity of a batch).
+    pub async fn lookup_many(
+        &self,
+        entries: &[Entry],
+        metrics: &Metrics,
+    ) -> Option<Vec<Result<Bytes, Miss>>> {
+        let Some(first) = entries.first() else {
+            return Some(Vec::new());
+        };
+        let mut keys: Vec<&str> = Vec::with_capacity(3 * entries.len());
+        for entry in entries {
+            keys.push(&entry.public);
+            keys.push(entry.private.as_deref().unwrap_or(&entry.public));
+        }
+        let mut tags: Vec<&str> = entries
+            .iter()
+            .flat_map(|e| e.tags.iter().map(String::as_str))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let generations: Vec<String> = tags.iter().map(|t| self.generation(t)).collect();
+        keys.extend(generations.iter().map(String::as_str));
+        let Some(values) = self.kv.mget(&keys).await else {
+            metrics.record_entity_cache(&first.subgraph, "error", 1);
+            return None;
+        };
+        let (answers, seen) = values.split_at(2 * entries.len());
+        let seen_of = |tag: &String| {
+            let at = tags.binary_search(&tag.as_str()).ok()?;
+            seen[at].clone()
+        };
+        let found: Vec<Result<Bytes, Miss>> = entries
+            .iter()
+            .zip(answers.chunks(2))
+            .map(|(entry, pair)| match pair.iter().flatten().next() {
+                Some(body) => Ok(Bytes::from(body.clone())),
+                None => Err(Miss {
+                    generations: entry.tags.iter().map(seen_of).collect(),
+                }),
+            })
+            .collect();
+        let hits = found.iter().filter(|f| f.is_ok()).count() as u64;
+        metrics.record_entity_cache(&first.subgraph, "hit", hits);
+        metrics.record_entity_cache(&first.subgraph, "miss", found.len() as u64 - hits);
+        Some(found)
+    }
+
     /// Stores `body` as `entry`'s answer if `cache_control` allows it and no tag of the entry
     /// was invalidated since `miss` was looked up.
     pub async fn store(

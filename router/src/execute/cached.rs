@@ -2,6 +2,7 @@
 //! looked up before it is sent and stored after, and a mutation's subgraph response evicts
 //! what it says it changed before the mutation is answered.
 
+use super::doc::NodeId;
 use super::entities::Representations;
 use super::fetch::{parse_response, SubgraphResponse};
 use super::ExecutionContext;
@@ -9,6 +10,7 @@ use crate::entity_cache::{policy, Entry, Miss};
 use crate::operation::Selection;
 use crate::plan::FetchNode;
 use apollo_compiler::ast::OperationType;
+use bytes::Bytes;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,12 +24,13 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    /// Looks `fetch`'s request (`body`) up, tagged `tags()`.
+    /// Looks `fetch`'s request (`body`) up, tagged `tags()` (`None`: cached per entity
+    /// instead, or not at all).
     pub async fn start(
         ctx: &ExecutionContext<'_>,
         fetch: &FetchNode,
         body: &[u8],
-        tags: impl FnOnce() -> Vec<String>,
+        tags: impl FnOnce() -> Option<Vec<String>>,
     ) -> Lookup {
         let Some(cache) = ctx.client.cache.as_deref() else {
             return Lookup::Skip;
@@ -35,9 +38,12 @@ impl Lookup {
         if !ctx.cached_reads || fetch.operation_kind != OperationType::Query {
             return Lookup::Skip;
         }
+        let Some(tags) = tags() else {
+            return Lookup::Skip;
+        };
         let name = &ctx.supergraph.subgraphs[fetch.graph].name;
         let credentials = credentials(ctx.headers.for_subgraph(name));
-        let entry = cache.entry(name, body, &credentials, tags());
+        let entry = cache.entry(name, body, &credentials, tags);
         match cache.lookup(&entry, &ctx.client.metrics).await {
             Some(Ok(raw)) => match parse_response(name, 200, raw) {
                 Ok(response) => Lookup::Hit(Arc::new(response)),
@@ -97,19 +103,147 @@ pub fn entity_tags(
     fetch: &FetchNode,
     reps: &Representations<'_>,
 ) -> Vec<String> {
+    (0..reps.len())
+        .flat_map(|i| rep_tags(ctx, fetch, reps, i))
+        .collect()
+}
+
+/// The tags of representation `i`'s entity: its type, and itself by its key.
+fn rep_tags(
+    ctx: &ExecutionContext<'_>,
+    fetch: &FetchNode,
+    reps: &Representations<'_>,
+    i: usize,
+) -> Vec<String> {
     let name = &ctx.supergraph.subgraphs[fetch.graph].name;
-    let mut tags = Vec::with_capacity(2 * reps.len());
-    for i in 0..reps.len() {
-        let rep = reps.value(i);
-        let Some(type_name) = rep.get("__typename").and_then(Value::as_str) else {
-            continue;
-        };
-        tags.push(policy::type_tag(name, type_name));
-        if let Some(key) = key_of(ctx, fetch, type_name, &rep) {
-            tags.push(policy::entity_tag(name, type_name, &key));
-        }
+    let rep = reps.value(i);
+    let Some(type_name) = rep.get("__typename").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let mut tags = vec![policy::type_tag(name, type_name)];
+    if let Some(key) = key_of(ctx, fetch, type_name, &rep) {
+        tags.push(policy::entity_tag(name, type_name, &key));
     }
     tags
+}
+
+/// Per-entity caching of an `_entities` fetch (one without `@fromContext` arguments): each
+/// representation is its own entry, so a batch asks the subgraph only for the entities no
+/// entry holds. Entries hold the entity as the executor uses it (aliases undone).
+pub struct EntityHits {
+    entries: Vec<Entry>,
+    /// Per representation: the cached entity, or what storing it needs.
+    found: Vec<Result<Bytes, Miss>>,
+}
+
+impl EntityHits {
+    /// Looks every representation up in one round trip; `None` when the cache does not
+    /// apply (off, not a query, context arguments) or Redis failed.
+    pub async fn lookup(
+        ctx: &ExecutionContext<'_>,
+        fetch: &FetchNode,
+        reps: &Representations<'_>,
+    ) -> Option<EntityHits> {
+        let cache = ctx.client.cache.as_deref()?;
+        let cacheable = ctx.cached_reads && fetch.operation_kind == OperationType::Query;
+        if !cacheable || fetch.context.is_some() {
+            return None;
+        }
+        let name = &ctx.supergraph.subgraphs[fetch.graph].name;
+        let credentials = credentials(ctx.headers.for_subgraph(name));
+        // What every entity's answer depends on besides its representation.
+        let mut shared = fetch.operation.as_bytes().to_vec();
+        shared.push(0);
+        let variables = super::fetch_variables(fetch, ctx.variables);
+        serde_json::to_writer(&mut shared, &variables).ok()?;
+        shared.push(0);
+        let entries: Vec<Entry> = (0..reps.len())
+            .map(|i| {
+                let mut request = shared.clone();
+                request.extend_from_slice(reps.bytes(i));
+                let tags = rep_tags(ctx, fetch, reps, i);
+                cache.entry(name, &request, &credentials, tags)
+            })
+            .collect();
+        let found = cache.lookup_many(&entries, &ctx.client.metrics).await?;
+        Some(EntityHits { entries, found })
+    }
+
+    /// The representations no entry holds, in order.
+    pub fn missing(&self) -> Vec<usize> {
+        (0..self.found.len())
+            .filter(|&i| self.found[i].is_err())
+            .collect()
+    }
+
+    /// The cached entities as one response, and the representation each answers; `None`
+    /// when none is cached (or an entry is unreadable: then all are fetched).
+    pub fn cached(&self, service: &str) -> Option<(Arc<SubgraphResponse>, Vec<usize>)> {
+        let mut body = b"{\"data\":{\"_entities\":[".to_vec();
+        let mut answers = Vec::new();
+        for (i, found) in self.found.iter().enumerate() {
+            if let Ok(entity) = found {
+                if !answers.is_empty() {
+                    body.push(b',');
+                }
+                body.extend_from_slice(entity);
+                answers.push(i);
+            }
+        }
+        if answers.is_empty() {
+            return None;
+        }
+        body.extend_from_slice(b"]}}");
+        let response = parse_response(service, 200, Bytes::from(body)).ok()?;
+        Some((Arc::new(response), answers))
+    }
+
+    /// Stores the fetched entities in the background: `nodes[i]` of `response` answers
+    /// representation `missing[i]`. Nothing is stored from an answer with errors.
+    pub fn store(
+        self,
+        ctx: &ExecutionContext<'_>,
+        response: &SubgraphResponse,
+        nodes: &[NodeId],
+        missing: &[usize],
+    ) {
+        let Some(cache) = ctx.client.cache.clone() else {
+            return;
+        };
+        if !response.errors.is_empty() {
+            return;
+        }
+        let mut entries: Vec<Option<Entry>> = self.entries.into_iter().map(Some).collect();
+        let mut found: Vec<Option<Result<Bytes, Miss>>> =
+            self.found.into_iter().map(Some).collect();
+        let mut fills = Vec::with_capacity(missing.len());
+        for (&node, &rep) in nodes.iter().zip(missing) {
+            let (Some(entry), Some(Err(miss))) = (entries[rep].take(), found[rep].take()) else {
+                continue;
+            };
+            let value = response.doc.to_value(node);
+            if value.is_null() {
+                continue;
+            }
+            if let Ok(entity) = serde_json::to_vec(&value) {
+                fills.push((entry, miss, entity));
+            }
+        }
+        if fills.is_empty() {
+            return;
+        }
+        let metrics = ctx.client.metrics.clone();
+        let cache_control = response.cache_control.clone();
+        tokio::spawn(async move {
+            let (cache, metrics, cache_control) = (&cache, &metrics, cache_control.as_deref());
+            let stores = fills.into_iter().map(|(entry, miss, entity)| async move {
+                cache
+                    .store(&entry, miss, cache_control, &entity, metrics)
+                    .await;
+            });
+            futures::future::join_all(stores).await;
+        });
+    }
 }
 
 /// The fields of `rep` that make up its type's first resolvable key in the fetch's subgraph.

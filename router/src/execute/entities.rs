@@ -55,6 +55,24 @@ impl Representations<'_> {
         self.spans.is_empty()
     }
 
+    /// Representation `i` as the JSON bytes sent for it.
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let (start, end) = self.spans[i];
+        &self.json[start..end]
+    }
+
+    /// The representations `indices`, comma-separated as in `json`.
+    pub fn json_of(&self, indices: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (n, &i) in indices.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.bytes(i));
+        }
+        out
+    }
+
     /// Representation `i` as a value (context fetches regroup them: the cold path).
     pub fn value(&self, i: usize) -> Value {
         let (start, end) = self.spans[i];

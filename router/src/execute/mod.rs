@@ -17,7 +17,7 @@ use crate::supergraph::Supergraph;
 use apollo_compiler::ast::OperationType;
 use bytes::Bytes;
 use doc::Doc;
-use entities::{collect, ResponsePath};
+use entities::{collect, Representations, ResponsePath};
 use fetch::{FetchError, SubgraphClient, SubgraphRequest, SubgraphResponse};
 use futures::future::{join_all, BoxFuture, FutureExt};
 use merged::{Addr, Merged};
@@ -135,7 +135,7 @@ async fn root_fetch(ctx: &ExecutionContext<'_>, state: &State, fetch: &FetchNode
     let body = request_body(&fetch.operation, |out| {
         serde_json::to_writer(&mut *out, &variables)
     });
-    let tags = || vec![cached::root_tag(ctx, fetch)];
+    let tags = || Some(vec![cached::root_tag(ctx, fetch)]);
     match send(ctx, fetch, body, tags).await {
         Ok(response) => {
             if fetch.operation_kind == OperationType::Mutation {
@@ -179,6 +179,14 @@ async fn entity_fetch(
     ctx.client
         .metrics
         .record_entity_batch(&fetch.service_name, reps.len());
+    let hits = cached::EntityHits::lookup(ctx, fetch, &reps).await;
+    let missing = hits.as_ref().map(cached::EntityHits::missing);
+    if let Some(hits) = &hits {
+        attach_cached(state, &fetch.service_name, hits, &reps);
+    }
+    if missing.as_ref().is_some_and(Vec::is_empty) {
+        return;
+    }
     let (body, batches, order) = match &fetch.context {
         Some(context) => {
             let client = fetch_variables(fetch, ctx.variables);
@@ -189,15 +197,26 @@ async fn entity_fetch(
             });
             (body, request.batches, request.order)
         }
-        None => (
-            entities_body(ctx, fetch, &reps.json),
-            Vec::new(),
-            Vec::new(),
-        ),
+        // Only the entities no cache entry holds.
+        None => match &missing {
+            Some(missing) => (
+                entities_body(ctx, fetch, &reps.json_of(missing)),
+                Vec::new(),
+                missing.clone(),
+            ),
+            None => (
+                entities_body(ctx, fetch, &reps.json),
+                Vec::new(),
+                Vec::new(),
+            ),
+        },
     };
     // `order[i]`: the representation of the request's i-th entity (identity when empty).
     let rep_of = |i: usize| order.get(i).copied().unwrap_or(i);
-    let tags = || cached::entity_tags(ctx, fetch, &reps);
+    let tags = || {
+        hits.is_none()
+            .then(|| cached::entity_tags(ctx, fetch, &reps))
+    };
     let response = match send(ctx, fetch, body, tags).await {
         Ok(response) => response,
         Err(error) => {
@@ -226,6 +245,9 @@ async fn entity_fetch(
         }
         return;
     };
+    if let Some(hits) = hits {
+        hits.store(ctx, &response, &entities, &order);
+    }
     let mut data = state.data.lock();
     let doc = data.add(response);
     for (i, node) in entities.into_iter().enumerate() {
@@ -233,6 +255,31 @@ async fn entity_fetch(
             continue;
         };
         for &target in targets {
+            data.extend(target, Addr { doc, node });
+        }
+    }
+}
+
+/// Attaches the entities the cache held to the objects they extend.
+fn attach_cached(
+    state: &State,
+    service: &str,
+    hits: &cached::EntityHits,
+    reps: &Representations<'_>,
+) {
+    let Some((response, answers)) = hits.cached(service) else {
+        return;
+    };
+    let Some(entities) = response
+        .data
+        .and_then(|d| context::entity_nodes(&response.doc, d, &[]))
+    else {
+        return;
+    };
+    let mut data = state.data.lock();
+    let doc = data.add(response);
+    for (node, rep) in entities.into_iter().zip(answers) {
+        for &target in &reps.targets[rep] {
             data.extend(target, Addr { doc, node });
         }
     }
@@ -282,7 +329,7 @@ async fn send(
     ctx: &ExecutionContext<'_>,
     fetch: &FetchNode,
     body: serde_json::Result<Vec<u8>>,
-    tags: impl FnOnce() -> Vec<String>,
+    tags: impl FnOnce() -> Option<Vec<String>>,
 ) -> Result<Arc<SubgraphResponse>, FetchError> {
     let service = &ctx.supergraph.subgraphs[fetch.graph];
     let body =
