@@ -103,6 +103,10 @@ struct Fleet {
 
 impl Fleet {
     async fn start(redis: &RedisServer) -> Fleet {
+        Fleet::start_with(redis, |_| {}).await
+    }
+
+    async fn start_with(redis: &RedisServer, adjust: impl FnOnce(&mut router::Config)) -> Fleet {
         let (accounts, url) = Accounts::start().await;
         let inputs = [router::compose::SubgraphInput {
             name: "accounts".into(),
@@ -121,6 +125,7 @@ impl Fleet {
         config.entity_cache.redis_url = Some(redis.url.clone());
         config.entity_cache.key_prefix = unique_prefix("entities");
         config.entity_cache.invalidation_key = Some(KEY.into());
+        adjust(&mut config);
         let (one, stop_one) = serve(config.clone()).await;
         let (two, stop_two) = serve(config).await;
         Fleet {
@@ -196,6 +201,28 @@ async fn a_cacheable_answer_is_fetched_once_for_the_fleet() {
         assert_eq!(body["data"]["uncached"], "fresh");
     }
     assert_eq!(fleet.accounts.calls(), 3);
+}
+
+#[tokio::test]
+async fn a_type_ttl_caches_what_the_subgraph_left_unsaid() {
+    let Some(redis) = require_redis() else { return };
+    let fleet = Fleet::start_with(&redis, |config| {
+        let policy = router::entity_cache::TypePolicy {
+            ttl: std::time::Duration::from_secs(30),
+            private: false,
+        };
+        config.entity_cache.types.insert("Query".into(), policy);
+    })
+    .await;
+    fleet.query(0, "{ uncached }", None).await;
+    stored(&fleet.routers[0], 1.0).await;
+    let body = fleet.query(1, "{ uncached }", None).await;
+    assert_eq!(body["data"]["uncached"], "fresh");
+    assert_eq!(fleet.accounts.calls(), 1, "cached for the configured ttl");
+    // The subgraph's own header still decides: `rename` says no-store, and mutations are
+    // never cached anyway; `user` keeps its max-age.
+    fleet.query(0, USER, None).await;
+    assert_eq!(fleet.accounts.calls(), 2);
 }
 
 #[tokio::test]

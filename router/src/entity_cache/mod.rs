@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use bytes::Bytes;
 use policy::{Invalidation, Policy};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `[entity_cache]`.
@@ -39,6 +40,21 @@ pub struct EntityCacheConfig {
     /// The secret `POST /invalidation` requires as `Authorization: Bearer <key>`; unset, the
     /// endpoint is off.
     pub invalidation_key: Option<String>,
+    /// How long entries of a type live when the subgraph sends no `Cache-Control` at all:
+    /// entities by their `__typename`, root answers as `Query`. A subgraph's own header
+    /// (even `no-store`) always has the last word.
+    pub types: BTreeMap<String, TypePolicy>,
+}
+
+/// `[entity_cache.types.<Type>]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypePolicy {
+    #[serde(with = "crate::flags::duration")]
+    pub ttl: Duration,
+    /// Kept for the caller only, as a `private` answer is.
+    #[serde(default)]
+    pub private: bool,
 }
 
 impl Default for EntityCacheConfig {
@@ -48,6 +64,7 @@ impl Default for EntityCacheConfig {
             key_prefix: "router:entity:".into(),
             max_ttl: Duration::from_secs(3600),
             invalidation_key: None,
+            types: BTreeMap::new(),
         }
     }
 }
@@ -97,11 +114,14 @@ pub struct EntityCache {
     kv: Kv,
     prefix: String,
     max_ttl: Duration,
+    types: BTreeMap<String, TypePolicy>,
 }
 
 /// Where one fetch's answer is looked up and stored.
 pub struct Entry {
     subgraph: String,
+    /// The entity's type, or `Query` for a root answer (`None`: a whole batch).
+    type_name: Option<String>,
     public: String,
     /// Only when the request carried credentials.
     private: Option<String>,
@@ -123,14 +143,17 @@ impl EntityCache {
             kv: Kv::open(url, "entity cache")?,
             prefix: config.key_prefix.clone(),
             max_ttl: config.max_ttl,
+            types: config.types.clone(),
         }))
     }
 
-    /// The entry of a request with this `body` to `subgraph`, sent with `credentials` (the
-    /// forwarded headers, empty for none) and tagged `tags` (the subgraph's own tag is added).
+    /// The entry of a request with this `body` to `subgraph` about `type_name`, sent with
+    /// `credentials` (the forwarded headers, empty for none) and tagged `tags` (the
+    /// subgraph's own tag is added).
     pub fn entry(
         &self,
         subgraph: &str,
+        type_name: Option<&str>,
         body: &[u8],
         credentials: &[u8],
         tags: Vec<String>,
@@ -150,6 +173,7 @@ impl EntityCache {
         all.dedup();
         Entry {
             subgraph: subgraph.to_owned(),
+            type_name: type_name.map(str::to_owned),
             public: key(b""),
             private: (!credentials.is_empty()).then(|| key(credentials)),
             tags: all,
@@ -236,7 +260,7 @@ impl EntityCache {
         body: &[u8],
         metrics: &Metrics,
     ) {
-        let Some(policy) = Policy::parse(cache_control) else {
+        let Some(policy) = self.policy(entry, cache_control) else {
             metrics.record_entity_cache(&entry.subgraph, "uncacheable", 1);
             return;
         };
@@ -291,6 +315,21 @@ impl EntityCache {
             None => metrics.record_entity_cache(subgraph, "error", 1),
         }
         gone
+    }
+
+    /// The subgraph's `Cache-Control`, or, when it sent none, the configuration of the
+    /// entry's type.
+    fn policy(&self, entry: &Entry, cache_control: Option<&str>) -> Option<Policy> {
+        match cache_control.filter(|h| !h.trim().is_empty()) {
+            Some(header) => Policy::parse(Some(header)),
+            None => {
+                let configured = self.types.get(entry.type_name.as_deref()?)?;
+                Some(Policy {
+                    max_age: configured.ttl,
+                    private: configured.private,
+                })
+            }
+        }
     }
 
     fn generation(&self, tag: &str) -> String {

@@ -43,7 +43,8 @@ impl Lookup {
         };
         let name = &ctx.supergraph.subgraphs[fetch.graph].name;
         let credentials = credentials(ctx.headers.for_subgraph(name));
-        let entry = cache.entry(name, body, &credentials, tags);
+        let root = fetch.requires.is_none().then_some("Query");
+        let entry = cache.entry(name, root, body, &credentials, tags);
         match cache.lookup(&entry, &ctx.client.metrics).await {
             Some(Ok(raw)) => match parse_response(name, 200, raw) {
                 Ok(response) => Lookup::Hit(Arc::new(response)),
@@ -104,24 +105,18 @@ pub fn entity_tags(
     reps: &Representations<'_>,
 ) -> Vec<String> {
     (0..reps.len())
-        .flat_map(|i| rep_tags(ctx, fetch, reps, i))
+        .flat_map(|i| rep_tags(ctx, fetch, &reps.value(i)))
         .collect()
 }
 
-/// The tags of representation `i`'s entity: its type, and itself by its key.
-fn rep_tags(
-    ctx: &ExecutionContext<'_>,
-    fetch: &FetchNode,
-    reps: &Representations<'_>,
-    i: usize,
-) -> Vec<String> {
+/// The tags of a representation's entity: its type, and itself by its key.
+fn rep_tags(ctx: &ExecutionContext<'_>, fetch: &FetchNode, rep: &Value) -> Vec<String> {
     let name = &ctx.supergraph.subgraphs[fetch.graph].name;
-    let rep = reps.value(i);
     let Some(type_name) = rep.get("__typename").and_then(Value::as_str) else {
         return Vec::new();
     };
     let mut tags = vec![policy::type_tag(name, type_name)];
-    if let Some(key) = key_of(ctx, fetch, type_name, &rep) {
+    if let Some(key) = key_of(ctx, fetch, type_name, rep) {
         tags.push(policy::entity_tag(name, type_name, &key));
     }
     tags
@@ -161,8 +156,10 @@ impl EntityHits {
             .map(|i| {
                 let mut request = shared.clone();
                 request.extend_from_slice(reps.bytes(i));
-                let tags = rep_tags(ctx, fetch, reps, i);
-                cache.entry(name, &request, &credentials, tags)
+                let rep = reps.value(i);
+                let type_name = rep.get("__typename").and_then(Value::as_str);
+                let tags = rep_tags(ctx, fetch, &rep);
+                cache.entry(name, type_name, &request, &credentials, tags)
             })
             .collect();
         let found = cache.lookup_many(&entries, &ctx.client.metrics).await?;
