@@ -266,8 +266,15 @@ impl Platform {
         if router_config.plan_cache.redis_url.is_none() {
             router_config.plan_cache.redis_url = config.redis_url.clone();
         }
-        if router_config.entity_cache.redis_url.is_none() {
-            router_config.entity_cache.redis_url = config.redis_url.clone();
+        let entities = &mut router_config.entity_cache;
+        if entities.redis_url.is_none() {
+            entities.redis_url = config.redis_url.clone();
+        }
+        // Where the subgraphs (kit pub/sub, under the same prefix) announce invalidations.
+        if entities.invalidation_channel.is_none() {
+            let prefix = config.redis_prefix.trim_end_matches(':');
+            let channel = kit::events::CACHE_INVALIDATION_CHANNEL;
+            entities.invalidation_channel = Some(format!("{prefix}:{channel}"));
         }
         let documents = &mut router_config.persisted_queries;
         if documents.redis_url.is_none() {

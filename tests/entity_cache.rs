@@ -1,7 +1,8 @@
 //! The router's entity cache on the real platform (Redis configured): the subgraphs' own
-//! `Cache-Control` decides what is cached; a member's view of a board is theirs alone; and a
-//! write (a rename in accounts, a new task in boards) is visible to everyone right after it is
-//! acknowledged.
+//! `Cache-Control` decides what is cached; a member's view of a board is theirs alone; a write
+//! (a rename in accounts, a new task in boards) is visible to everyone right after it is
+//! acknowledged; and a domain event (a task assigned, making a notification) evicts what it
+//! changed.
 
 mod common;
 
@@ -99,4 +100,32 @@ async fn cached_views_are_per_caller_and_writes_reach_everyone_at_once() {
     let counted = ada.client.ok(VIEW, json!({})).await;
     assert_eq!(counted["me"]["boards"][0]["tasks"]["totalCount"], 1);
     assert!(outcome(&stack, "boards", "invalidated").await >= 1.0);
+
+    // Notifications come from domain events, not from a request through the router: the
+    // event that creates Ada's notification evicts her cached count (its max-age is 30 s).
+    let unread = "{ me { unreadNotificationCount } }";
+    assert_eq!(
+        ada.client.ok(unread, json!({})).await["me"]["unreadNotificationCount"],
+        0
+    );
+    stored(&stack, "notifications", 1.0).await;
+    bob.client
+        .ok(
+            "mutation($b: ID!, $u: ID!) { createTask(input: {boardId: $b, title: \"Review\", assigneeId: $u}) { id } }",
+            json!({"b": board, "u": ada.id}),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let count = ada.client.ok(unread, json!({})).await["me"]["unreadNotificationCount"].clone();
+        if count == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cached count was never evicted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(outcome(&stack, "notifications", "invalidated").await >= 1.0);
 }

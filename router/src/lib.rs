@@ -169,6 +169,16 @@ pub async fn serve_with(
         state.edge.documents.clone(),
         shutdown.clone(),
     ));
+    let cache = &config.entity_cache;
+    let client = state.current.load().client.clone();
+    if let (Some(entities), Some(url), Some(channel)) = (
+        client.cache.clone(),
+        cache.redis_url.clone(),
+        cache.invalidation_channel.clone(),
+    ) {
+        let metrics = client.metrics.clone();
+        entity_cache::listen::spawn(entities, url, channel, metrics, shutdown.clone());
+    }
     if let Some(gate) = &state.edge.gate {
         tracing::info!(backend = gate.limiter().backend_name(), "rate limiting on");
     }

@@ -16,6 +16,7 @@
 //!   another client saw acknowledged.
 //! - **Redis down** means the subgraphs answer: counted as `error`, never a client error.
 
+pub mod listen;
 pub mod policy;
 
 use crate::kv::Kv;
@@ -40,6 +41,10 @@ pub struct EntityCacheConfig {
     /// The secret `POST /invalidation` requires as `Authorization: Bearer <key>`; unset, the
     /// endpoint is off.
     pub invalidation_key: Option<String>,
+    /// A Redis pub/sub channel whose messages (an item or an array of items, as for
+    /// `POST /invalidation`) evict entries: how subgraphs evict what their domain events
+    /// changed. Unset, nothing is listened to.
+    pub invalidation_channel: Option<String>,
     /// How long entries of a type live when the subgraph sends no `Cache-Control` at all:
     /// entities by their `__typename`, root answers as `Query`. A subgraph's own header
     /// (even `no-store`) always has the last word.
@@ -64,6 +69,7 @@ impl Default for EntityCacheConfig {
             key_prefix: "router:entity:".into(),
             max_ttl: Duration::from_secs(3600),
             invalidation_key: None,
+            invalidation_channel: None,
             types: BTreeMap::new(),
         }
     }
@@ -330,6 +336,20 @@ impl EntityCache {
                 })
             }
         }
+    }
+
+    /// [`EntityCache::invalidate`] of items naming any subgraphs; `None` when Redis failed.
+    pub async fn invalidate_all(&self, items: &[Invalidation], metrics: &Metrics) -> Option<u64> {
+        let mut by_subgraph: BTreeMap<&str, Vec<Invalidation>> = BTreeMap::new();
+        for item in items {
+            let group = by_subgraph.entry(item.subgraph()).or_default();
+            group.push(item.clone());
+        }
+        let mut count = 0;
+        for group in by_subgraph.values() {
+            count += self.invalidate(group, metrics).await?;
+        }
+        Some(count)
     }
 
     fn generation(&self, tag: &str) -> String {

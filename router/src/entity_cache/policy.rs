@@ -108,6 +108,26 @@ pub fn entity_tag(subgraph: &str, type_name: &str, key: &BTreeMap<String, Value>
     format!("e:{}:{subgraph}:{type_name}:{key}", subgraph.len())
 }
 
+/// Most items one invalidation request or message may name.
+const MAX_ITEMS: usize = 1000;
+
+/// An invalidation request's body: one item or an array of them.
+pub fn parse_items(body: &[u8]) -> Result<Vec<Invalidation>, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let items = match value {
+        Value::Array(items) => items,
+        item => vec![item],
+    };
+    if items.len() > MAX_ITEMS {
+        return Err(format!("at most {MAX_ITEMS} items per request"));
+    }
+    items
+        .into_iter()
+        .map(|item| serde_json::from_value(item).map_err(|e| format!("invalid item: {e}")))
+        .collect()
+}
+
 /// The invalidations a subgraph's response asks for (`extensions.invalidation`); items naming
 /// another subgraph are ignored: a subgraph evicts only what it answered.
 pub fn requested(extensions: &Value, subgraph: &str) -> Vec<Invalidation> {

@@ -4,18 +4,14 @@
 //! `{"kind": "type", ...}` or `{"kind": "subgraph", ...}`. Answers `{"count": <entries>}`.
 
 use super::AppState;
-use crate::entity_cache::policy::Invalidation;
+use crate::entity_cache::policy::{self, Invalidation};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Most items one request may name.
-const MAX_ITEMS: usize = 1000;
 
 pub async fn invalidate(
     State(state): State<Arc<AppState>>,
@@ -44,49 +40,21 @@ pub async fn invalidate(
         let message = "the entity cache is off (no entity_cache.redis_url)";
         return refusal(StatusCode::SERVICE_UNAVAILABLE, "CACHE_DISABLED", message);
     };
-    let items: Vec<Invalidation> = match parse(&body) {
+    let items: Vec<Invalidation> = match policy::parse_items(&body) {
         Ok(items) => items,
         Err(message) => return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message),
     };
-    let mut by_subgraph: BTreeMap<&str, Vec<Invalidation>> = BTreeMap::new();
-    for item in &items {
-        by_subgraph
-            .entry(item.subgraph())
-            .or_default()
-            .push(item.clone());
-    }
-    let mut count = 0;
-    for group in by_subgraph.values() {
-        match cache.invalidate(group, &current.client.metrics).await {
-            Some(gone) => count += gone,
-            None => {
-                let message = "Redis did not answer; nothing is known to be evicted";
-                return refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "CACHE_UNAVAILABLE",
-                    message,
-                );
-            }
+    match cache.invalidate_all(&items, &current.client.metrics).await {
+        Some(count) => (StatusCode::OK, axum::Json(json!({ "count": count }))).into_response(),
+        None => {
+            let message = "Redis did not answer; nothing is known to be evicted";
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CACHE_UNAVAILABLE",
+                message,
+            )
         }
     }
-    (StatusCode::OK, axum::Json(json!({ "count": count }))).into_response()
-}
-
-/// One item or an array of them.
-fn parse(body: &[u8]) -> Result<Vec<Invalidation>, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        item => vec![item],
-    };
-    if items.len() > MAX_ITEMS {
-        return Err(format!("at most {MAX_ITEMS} items per request"));
-    }
-    items
-        .into_iter()
-        .map(|item| serde_json::from_value(item).map_err(|e| format!("invalid item: {e}")))
-        .collect()
 }
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {

@@ -55,7 +55,8 @@ impl Loader<String> for NotificationLoader {
 /// A notification for one user.
 pub struct Notification(pub NotificationDoc);
 
-#[Object]
+// The recipient's alone; a new one evicts its recipient's cached answers (see `service`).
+#[Object(cache_control(max_age = 30, private))]
 impl Notification {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
@@ -199,6 +200,7 @@ impl User {
     }
 
     /// The signed-in user's own only; zero for others.
+    #[graphql(cache_control(max_age = 30, private))]
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         if Caller::of(ctx).user_id() != Some(self.id.as_str()) {
             return Ok(0);

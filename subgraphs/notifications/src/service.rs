@@ -60,6 +60,20 @@ impl NotificationsService {
 
     /// Stores a notification unless this event already produced it, then streams it.
     /// Returns whether it was new.
+    /// Tells the router's entity cache that `recipient`'s notifications changed: their
+    /// `User` entity here, and the root answers (`notifications`, cached per caller). Lost
+    /// with Redis down: the entries' 30 s max-age bounds what that leaves stale.
+    async fn evict_cached(&self, recipient: &str) {
+        let items = serde_json::json!([
+            { "kind": "entity", "subgraph": crate::SERVICE, "type": "User", "key": { "id": recipient } },
+            { "kind": "type", "subgraph": crate::SERVICE, "type": "Query" },
+        ]);
+        let channel = kit::events::CACHE_INVALIDATION_CHANNEL;
+        if let Err(e) = self.pubsub.publish(channel, &items.to_string()).await {
+            tracing::warn!(error = %e, "announcing a cache invalidation failed");
+        }
+    }
+
     pub async fn create(&self, new: NewNotification) -> ApiResult<bool> {
         let doc = NotificationDoc {
             id: new_id(),
@@ -89,6 +103,7 @@ impl NotificationsService {
             // Stored is what matters: the inbox query shows it even if the live push is lost.
             tracing::warn!(error = %e, id = %doc.id, "streaming a notification failed");
         }
+        self.evict_cached(&doc.recipient_id).await;
         Ok(true)
     }
 

@@ -24,6 +24,11 @@ mod redis_pubsub;
 mod redis_stream;
 pub mod trim;
 
+/// The pub/sub channel the router's entity cache listens to for invalidations (in Redis,
+/// `<redis_prefix>:router:invalidate`): a subgraph publishes there what its domain events
+/// changed, in Apollo Router's invalidation format.
+pub const CACHE_INVALIDATION_CHANNEL: &str = "router:invalidate";
+
 pub use consumer::{spawn_consumer, ConsumerConfig, EventHandler, HandlerError};
 pub use embedded::EmbeddedEventStream;
 pub use pubsub::InProcessPubSub;
