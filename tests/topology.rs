@@ -1,6 +1,7 @@
 //! The compose topology as real processes: Redis, accounts, boards ×2, chat ×2, notifications,
-//! router ×2 and NGINX running the shipped template (nginx/nginx.conf.template rendered by
-//! nginx/render.sh for loopback ports), the embedded store shared by the replicas. Everything
+//! router ×2 (sharing rate limits and the entity cache in Redis) and NGINX running the shipped
+//! template (nginx/nginx.conf.template rendered by nginx/render.sh for loopback ports), the
+//! embedded store shared by the replicas. Everything
 //! goes through NGINX's public port: queries, mutations, the live UI and the playground, and
 //! subscriptions on every transport; then one router and one boards replica are killed during
 //! a bounded load of reads, writes and live subscriptions.
@@ -212,7 +213,16 @@ trusted_proxies = ["127.0.0.1"]
 per_user = {{ capacity = 100000, period = "1m" }}
 per_ip = {{ capacity = 100000, period = "1m" }}
 cost = {{ capacity = 100000000, period = "1m" }}
+[entity_cache]
+redis_url = "{redis_url}"
+key_prefix = "{prefix}entity:"
+invalidation_channel = "{channel}"
 "#,
+            channel = format!(
+                "{}:{}",
+                prefix.trim_end_matches(':'),
+                kit::events::CACHE_INVALIDATION_CHANNEL
+            ),
             accounts = url("accounts"),
             notifications = url("notifications"),
         ),
