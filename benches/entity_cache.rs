@@ -11,23 +11,13 @@
 //!
 //! `cargo bench --bench entity_cache`. Needs `redis-server` on the PATH.
 
+mod support;
+
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::env_or;
 
 const VIEW: &str = "{ me { name boards { name members { user { name } } tasks { totalCount edges { node { title status priority assignee { name } creator { name } } } } } } }";
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 struct Run {
     requests: usize,
@@ -71,20 +61,8 @@ async fn main() -> anyhow::Result<()> {
 /// Starts the platform (with Redis at `redis_url`, if any), loads it and measures.
 async fn measure(redis_url: Option<&str>) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect::<Result<_, _>>()?;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_platform"));
-    command
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--router-port", &ports[0].to_string()])
-        .args(["--accounts-port", &ports[1].to_string()])
-        .args(["--boards-port", &ports[2].to_string()])
-        .args(["--chat-port", &ports[3].to_string()])
-        .args(["--notifications-port", &ports[4].to_string()])
-        .env("RUST_LOG", "warn")
-        .env_remove("MONGODB_URL")
-        .env_remove("REDIS_URL")
-        .stdout(std::process::Stdio::null());
+    let ports = support::ports()?;
+    let mut command = support::platform(dir.path(), &ports);
     if let Some(url) = redis_url {
         command
             .env("REDIS_URL", url)
@@ -105,9 +83,9 @@ async fn load(url: &str) -> anyhow::Result<Run> {
     let http = reqwest::Client::new();
     wait_ready(&http, url).await?;
     let token = seed(&http, url).await?;
-    let concurrency = env_or("BENCH_CONCURRENCY", 16) as usize;
-    let warmup = Duration::from_secs(env_or("BENCH_WARMUP", 2));
-    let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10));
+    let concurrency = env_or("BENCH_CONCURRENCY", 16);
+    let warmup = Duration::from_secs(env_or("BENCH_WARMUP", 2) as u64);
+    let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10) as u64);
     let started = Instant::now();
     let (measure_from, until) = (started + warmup, started + warmup + seconds);
     let workers: Vec<_> = (0..concurrency)

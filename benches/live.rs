@@ -23,30 +23,20 @@
 //! small WebSocket read buffers (tungstenite zeroes the whole read buffer, 128 KiB by
 //! default, on every read) and a substring match instead of parsing each message.
 
+mod support;
+
 use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::env_or;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 const QUERY: &str = "subscription($b: ID!) { taskChanged(boardId: $b) { kind task { title assignee { name } } actor { name } } }";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -56,20 +46,8 @@ async fn main() -> anyhow::Result<()> {
     raise_fd_limit(subscribers as u64 + 1024)?;
 
     let dir = tempfile::tempdir()?;
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect::<Result<_, _>>()?;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--router-port", &ports[0].to_string()])
-        .args(["--accounts-port", &ports[1].to_string()])
-        .args(["--boards-port", &ports[2].to_string()])
-        .args(["--chat-port", &ports[3].to_string()])
-        .args(["--notifications-port", &ports[4].to_string()])
-        .env("RUST_LOG", "warn")
-        .env_remove("MONGODB_URL")
-        .env_remove("REDIS_URL")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
+    let ports = support::ports()?;
+    let mut child = support::platform(dir.path(), &ports).spawn()?;
     let result = run(&ports, child.id(), subscribers, users, events).await;
     let _ = child.kill();
     let _ = child.wait();

@@ -179,6 +179,12 @@ async fn start() -> Option<Topology> {
     );
 
     let router_toml = t.dir.path().join("router.toml");
+    // Where the subgraphs, under the same Redis prefix, announce cache invalidations.
+    let channel = format!(
+        "{}:{}",
+        prefix.trim_end_matches(':'),
+        kit::events::CACHE_INVALIDATION_CHANNEL
+    );
     let url = |name: &str| {
         let (_, _, port) = subgraphs
             .iter()
@@ -218,11 +224,6 @@ redis_url = "{redis_url}"
 key_prefix = "{prefix}entity:"
 invalidation_channel = "{channel}"
 "#,
-            channel = format!(
-                "{}:{}",
-                prefix.trim_end_matches(':'),
-                kit::events::CACHE_INVALIDATION_CHANNEL
-            ),
             accounts = url("accounts"),
             notifications = url("notifications"),
         ),

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::Json;
 use common::redis::{require_redis, unique_prefix, RedisServer};
-use common::serve::serve;
+use common::serve::{metric, serve};
 use common::subgraphs::spawn_mock;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -154,31 +154,32 @@ impl Drop for Fleet {
     }
 }
 
-/// The router's `/metrics` series `entity_cache_total` for one outcome.
-async fn outcome(router: &str, outcome: &str) -> f64 {
-    let text = reqwest::get(router.replace("/graphql", "/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+/// The router's `entity_cache_total` for one subgraph and outcome.
+async fn outcome_of(router: &str, subgraph: &str, outcome: &str) -> f64 {
     let series = format!(
-        r#"platform_router_entity_cache_total{{service="router",subgraph="accounts",outcome="{outcome}"}}"#
+        r#"platform_router_entity_cache_total{{service="router",subgraph="{subgraph}",outcome="{outcome}"}}"#
     );
-    text.lines()
-        .find_map(|line| line.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+    metric(router, &series).await
 }
 
-/// Stores happen after the answer: wait until `router` has stored `n` entries.
-async fn stored(router: &str, n: f64) {
+/// The same for the `accounts` subgraph.
+async fn outcome(router: &str, outcome: &str) -> f64 {
+    outcome_of(router, "accounts", outcome).await
+}
+
+/// Stores happen after the answer: waits until `router` has stored `n` entries of `subgraph`.
+async fn stored_of(router: &str, subgraph: &str, n: f64) {
     for _ in 0..100 {
-        if outcome(router, "stored").await >= n {
+        if outcome_of(router, subgraph, "stored").await >= n {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("nothing stored");
+}
+
+async fn stored(router: &str, n: f64) {
+    stored_of(router, "accounts", n).await
 }
 
 const USER: &str = "{ user(id: 1) { name } }";
@@ -439,37 +440,13 @@ async fn entities_are_cached_one_by_one_and_evicted_by_key() {
             response.json::<Value>().await.expect("json")
         }
     };
-    let stored_entities = |n: f64| {
-        let url = url.clone();
-        async move {
-            for _ in 0..100 {
-                let text = reqwest::get(url.replace("/graphql", "/metrics"))
-                    .await
-                    .expect("metrics")
-                    .text()
-                    .await
-                    .expect("text");
-                let series = r#"platform_router_entity_cache_total{service="router",subgraph="bios",outcome="stored"} "#;
-                let stored: f64 = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix(series)?.parse().ok())
-                    .unwrap_or(0.0);
-                if stored >= n {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            panic!("entities not stored");
-        }
-    };
-
     let first = query(&["1", "2"]).await;
     assert_eq!(
         first["data"]["users"][1],
         json!({ "id": "2", "bio": "bio 2" }),
         "{first}"
     );
-    stored_entities(2.0).await;
+    stored_of(&url, "bios", 2.0).await;
     let second = query(&["2", "3"]).await;
     assert_eq!(
         second["data"]["users"],
@@ -480,7 +457,7 @@ async fn entities_are_cached_one_by_one_and_evicted_by_key() {
         [vec!["1", "2"], vec!["3"]],
         "user 2 came from the cache"
     );
-    stored_entities(3.0).await;
+    stored_of(&url, "bios", 3.0).await;
     let all_cached = query(&["3", "1"]).await;
     assert_eq!(all_cached["data"]["users"][0]["bio"], "bio 3");
     assert_eq!(

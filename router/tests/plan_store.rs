@@ -4,25 +4,12 @@
 
 mod common;
 
-use common::serve::{post, serve, start};
+use common::serve::{metric, post, serve, start};
 use common::subgraphs::mock;
 use serde_json::json;
 use std::time::Duration;
 
 const USER: &str = "{ user(id: 1) { name } }";
-
-/// The value of one series on the router's `/metrics` (0 when absent).
-async fn metric(graphql: &str, series: &str) -> f64 {
-    let text = reqwest::get(graphql.replace("/graphql", "/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
-}
 
 fn plan_cache(level: &str, outcome: &str) -> String {
     format!(

@@ -63,3 +63,16 @@ pub fn code(body: &Value) -> &str {
         .as_str()
         .unwrap_or_default()
 }
+
+/// The value of one series on the `/metrics` of the router at `graphql` (0 when absent).
+pub async fn metric(graphql: &str, series: &str) -> f64 {
+    let text = reqwest::get(graphql.replace("/graphql", "/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
