@@ -29,7 +29,11 @@ const MAX_IDLE_BLOCKING: usize = 4;
 /// from a small pool; everything else shares one self-reconnecting `ConnectionManager`.
 pub struct RedisEventStream {
     client: redis::Client,
-    conn: ConnectionManager,
+    /// Replaced by a fresh one when a command times out or the connection fails: a manager
+    /// whose server restarted can otherwise stay unanswering for minutes.
+    conn: parking_lot::RwLock<ConnectionManager>,
+    /// Held while a replacement connects, so callers do not pile up reconnects.
+    reconnecting: tokio::sync::Mutex<()>,
     blocking: Mutex<Vec<MultiplexedConnection>>,
     prefix: String,
     metrics: Arc<Metrics>,
@@ -43,18 +47,11 @@ impl RedisEventStream {
         metrics: Arc<Metrics>,
     ) -> Result<Self, EventError> {
         let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(COMMAND_TIMEOUT)
-            .set_response_timeout(COMMAND_TIMEOUT)
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client.clone(), config);
-        let conn = match tokio::time::timeout(COMMAND_TIMEOUT, conn).await {
-            Ok(conn) => conn?,
-            Err(_) => return Err(timeout_error("connect", COMMAND_TIMEOUT)),
-        };
+        let conn = manager(&client).await?;
         Ok(Self {
             client,
-            conn,
+            conn: parking_lot::RwLock::new(conn),
+            reconnecting: tokio::sync::Mutex::new(()),
             blocking: Mutex::default(),
             prefix: key_prefix.to_owned(),
             metrics,
@@ -71,9 +68,29 @@ impl RedisEventStream {
         op: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, EventError> {
-        let mut conn = self.conn.clone();
-        self.observed(op, COMMAND_TIMEOUT, cmd.query_async(&mut conn))
-            .await
+        let mut conn = self.conn.read().clone();
+        let result = self
+            .observed(op, COMMAND_TIMEOUT, cmd.query_async(&mut conn))
+            .await;
+        if result.as_ref().is_err_and(connection_lost) {
+            self.reconnect().await;
+        }
+        result
+    }
+
+    /// Replaces the shared connection with a fresh one, unless another caller is already
+    /// doing it; a failed attempt leaves the old one (the next failure tries again).
+    async fn reconnect(&self) {
+        let Ok(_only_one) = self.reconnecting.try_lock() else {
+            return;
+        };
+        match manager(&self.client).await {
+            Ok(fresh) => {
+                *self.conn.write() = fresh;
+                tracing::info!("redis event stream reconnected");
+            }
+            Err(error) => tracing::warn!(%error, "redis event stream still unreachable"),
+        }
     }
 
     async fn observed<T>(
@@ -162,6 +179,25 @@ impl RedisEventStream {
             .map(|pending| (pending.id, pending.times_delivered as u64))
             .collect())
     }
+}
+
+/// A self-reconnecting connection to `client`'s server, connected within the command timeout.
+async fn manager(client: &redis::Client) -> Result<ConnectionManager, EventError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(COMMAND_TIMEOUT)
+        .set_response_timeout(COMMAND_TIMEOUT)
+        .set_number_of_retries(2);
+    let conn = ConnectionManager::new_with_config(client.clone(), config);
+    match tokio::time::timeout(COMMAND_TIMEOUT, conn).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(timeout_error("connect", COMMAND_TIMEOUT)),
+    }
+}
+
+/// Whether `error` says the connection hangs: a command got no answer in time. (A refused
+/// or dropped connection the manager handles itself, reconnecting on the next command.)
+fn connection_lost(error: &EventError) -> bool {
+    matches!(error, EventError::Timeout { .. })
 }
 
 fn timeout_error(op: &'static str, timeout: Duration) -> EventError {
