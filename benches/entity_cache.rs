@@ -13,7 +13,7 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use support::env_or;
 
@@ -122,7 +122,7 @@ async fn load(url: &str) -> anyhow::Result<Run> {
 /// One user with boards full of tasks assigned to them; returns their token.
 async fn seed(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
     let sign_up = "mutation { signUp(input: {email: \"bench@example.com\", password: \"correct horse battery\", name: \"Bench\"}) { accessToken user { id } } }";
-    let data = call(http, url, None, sign_up, json!({})).await?;
+    let data = support::post(http, url, None, sign_up, json!({})).await?;
     let token = data["data"]["signUp"]["accessToken"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("sign-up failed: {data}"))?
@@ -130,7 +130,7 @@ async fn seed(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
     let me = data["data"]["signUp"]["user"]["id"].clone();
     for b in 0..env_or("BENCH_BOARDS", 3) {
         let create = "mutation($n: String!) { createBoard(input: {name: $n}) { id } }";
-        let board = call(
+        let board = support::post(
             http,
             url,
             Some(&token),
@@ -142,7 +142,7 @@ async fn seed(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
         for t in 0..env_or("BENCH_TASKS", 20) {
             let task = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }";
             let input = json!({"boardId": board, "title": format!("Task {t}"), "assigneeId": me});
-            let done = call(http, url, Some(&token), task, json!({"i": input})).await?;
+            let done = support::post(http, url, Some(&token), task, json!({"i": input})).await?;
             anyhow::ensure!(done["errors"].is_null(), "createTask failed: {done}");
         }
     }
@@ -157,22 +157,6 @@ async fn view(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<
         .header("content-type", "application/json")
         .body(json!({ "query": VIEW }).to_string());
     Ok(request.send().await?.bytes().await?)
-}
-
-async fn call(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> anyhow::Result<Value> {
-    let mut request = http
-        .post(url)
-        .json(&json!({"query": query, "variables": variables}));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    Ok(request.send().await?.json().await?)
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {

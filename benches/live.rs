@@ -300,13 +300,8 @@ async fn call(
     query: &str,
     variables: Value,
 ) -> anyhow::Result<Value> {
-    let mut request = http
-        .post(url)
-        .json(&json!({"query": query, "variables": variables}));
-    if !token.is_empty() {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request.send().await?.json().await?;
+    let token = (!token.is_empty()).then_some(token);
+    let body = support::post(http, url, token, query, variables).await?;
     anyhow::ensure!(body.get("errors").is_none(), "{query}: {body}");
     Ok(body["data"].clone())
 }

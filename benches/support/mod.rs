@@ -2,6 +2,7 @@
 //! started on free loopback ports.
 #![allow(dead_code)]
 
+use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -41,4 +42,21 @@ pub fn platform(data_dir: &Path, ports: &[u16]) -> Command {
         .env_remove("REDIS_URL")
         .stdout(Stdio::null());
     command
+}
+
+/// A GraphQL POST to `url`, with `token` as a Bearer token when given; the answer's body.
+pub async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let mut request = http
+        .post(url)
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Ok(request.send().await?.json().await?)
 }

@@ -41,6 +41,13 @@ async fn start(config: kit::config::ServiceConfig, tokens: &Tokens) -> chat::Cha
         .expect("start")
 }
 
+/// A room of Ada's with Bob in it.
+async fn ada_and_bobs_room(service: &chat::ChatService) -> String {
+    let members = ["bob".to_owned()];
+    let room = service.create_room("ada", "Room", &members).await;
+    room.expect("room").id
+}
+
 #[tokio::test]
 async fn a_healthy_send_posts_once_and_leaves_nothing_pending() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -51,11 +58,7 @@ async fn a_healthy_send_posts_once_and_leaves_nothing_pending() {
     };
     let chat = start(config, &tokens).await;
     let service = &chat.service;
-    let room = service
-        .create_room("ada", "Room", &["bob".to_owned()])
-        .await
-        .expect("room")
-        .id;
+    let room = ada_and_bobs_room(service).await;
     let sent = service.send("ada", &room, "hi @bob").await.expect("send");
 
     let message = stored(&chat, &sent.id).await;
@@ -87,11 +90,7 @@ async fn messages_sent_while_the_stream_is_down_are_posted_when_it_is_back() {
     };
     let chat = start(config, &tokens).await;
     let service = &chat.service;
-    let room = service
-        .create_room("ada", "Room", &["bob".to_owned()])
-        .await
-        .expect("room")
-        .id;
+    let room = ada_and_bobs_room(service).await;
 
     redis.stop();
     let kept = service.send("ada", &room, "hi @bob").await.expect("send");

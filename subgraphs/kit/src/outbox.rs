@@ -111,15 +111,17 @@ impl Outbox {
         T: Serialize + DeserializeOwned + HasId,
     {
         let lease = new_id();
+        let value = to_value(&event)?;
         let mut stored = serde_json::to_value(doc).map_err(|e| invalid(collection.name(), e))?;
         if let Value::Object(fields) = &mut stored {
-            fields.insert(PENDING.into(), Value::Array(vec![to_value(&event)?]));
+            fields.insert(PENDING.into(), Value::Array(vec![value.clone()]));
             fields.insert(DUE_AT.into(), due_at().into());
             fields.insert(LEASE.into(), lease.as_str().into());
         }
         collection.of::<Value>().insert(&stored).await?;
         let docs = collection.of::<Pending>();
-        self.deliver(&docs, doc.id(), &[event], &lease, false).await;
+        self.deliver(&docs, doc.id(), (&event, value), &lease, false)
+            .await;
         Ok(())
     }
 
@@ -167,7 +169,7 @@ impl Outbox {
         let lease = new_id();
         let value = to_value(&event)?;
         let mut update = update
-            .add_to_set(PENDING, value)
+            .add_to_set(PENDING, value.clone())
             .set(DUE_AT, due_at())
             .set(LEASE, lease.as_str());
         if then_delete {
@@ -187,32 +189,30 @@ impl Outbox {
             ""
         };
         let docs = collection.of::<Pending>();
-        self.deliver(&docs, doc.id(), &[event], lease, then_delete)
+        self.deliver(&docs, doc.id(), (&event, value), lease, then_delete)
             .await;
         Ok(Some(doc))
     }
 
-    /// Appends `events` (all pending in document `id`), then removes them from it (or deletes
-    /// it). Failures are logged, not returned: the write is stored, and its events stay in
-    /// the document for the sweeper.
+    /// Appends `event` (pending in document `id`, stored as `value`), then removes it from the
+    /// document (or deletes the document). Failures are logged, not returned: the write is
+    /// stored, and its event stays in the document for the sweeper.
     async fn deliver(
         &self,
         docs: &Collection<Pending>,
         id: &str,
-        events: &[DomainEvent],
+        (event, value): (&DomainEvent, Value),
         lease: &str,
         then_delete: bool,
     ) {
         #[cfg(feature = "testing")]
         crate::testing::fault_point("outbox-before-append").await;
-        for event in events {
-            if let Err(error) = self.events.append(self.stream, event).await {
-                tracing::warn!(event_id = %event.id, code = error.code(), %error, "domain event append failed; the outbox sweeper retries it");
-                return;
-            }
+        if let Err(error) = self.events.append(self.stream, event).await {
+            tracing::warn!(event_id = %event.id, code = error.code(), %error, "domain event append failed; the outbox sweeper retries it");
+            return;
         }
-        let values: Vec<Value> = events.iter().filter_map(|e| to_value(e).ok()).collect();
-        if let Err(error) = self.forget(docs, id, &values, lease, then_delete).await {
+        let sent = std::slice::from_ref(&value);
+        if let Err(error) = self.forget(docs, id, sent, lease, then_delete).await {
             // The sweeper will send them again; consumers deduplicate by id.
             tracing::warn!(collection = docs.name(), id, %error, "sent outbox events not cleared");
         }
